@@ -1,0 +1,85 @@
+"""The sample's views: all async, as a Django project served over ASGI writes them."""
+
+import asyncio
+import os
+import platform
+from pathlib import Path
+
+import django
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .models import Visit
+
+MAX_SLEEP_SECONDS = 60.0
+
+
+def command_line(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def parent_pid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return 0
+
+
+def script_name(argv: list[str]) -> str | None:
+    """`gunicorn` for `/opt/venv/bin/python /opt/venv/bin/gunicorn ...` (how the kernel runs
+    a script with a shebang); None for `python -c ...` (a spawned worker) or no Python."""
+    if len(argv) < 2 or not Path(argv[0]).name.startswith("python") or argv[1].startswith("-"):
+        return None
+    return Path(argv[1]).name
+
+
+def serving_program() -> str | None:
+    """The program that started this worker: the outermost Python script above it."""
+    program, pid = None, os.getpid()
+    while pid > 0:
+        try:
+            argv = command_line(pid)
+        except OSError:
+            break
+        program = script_name(argv) or program
+        pid = parent_pid(pid)
+    return program
+
+
+async def index(request: HttpRequest) -> JsonResponse:
+    """Who answered: the image's server, the program serving, and the versions under it."""
+    scope = getattr(request, "scope", {})
+    return JsonResponse(
+        {
+            "message": "Hello from Django over ASGI",
+            "server": os.environ.get("ASGI_SERVER"),
+            "program": serving_program(),
+            "pid": os.getpid(),
+            "asgi": scope.get("asgi", {}),
+            "http_version": scope.get("http_version"),
+            "python": platform.python_version(),
+            "django": django.get_version(),
+        }
+    )
+
+
+async def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+async def visits(request: HttpRequest) -> JsonResponse:
+    """Write one row and read the count back through the async ORM."""
+    visit = await Visit.objects.acreate(path=request.path)
+    return JsonResponse({"visit": visit.pk, "visits": await Visit.objects.acount()})
+
+
+async def slow(request: HttpRequest) -> JsonResponse:
+    """Answer after ?seconds=N (at most 60): a request to keep in flight during shutdown."""
+    try:
+        seconds = float(request.GET.get("seconds", "1"))
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_SLEEP_SECONDS:
+        return JsonResponse({"error": f"seconds must be from 0 to {MAX_SLEEP_SECONDS:g}"}, status=400)
+    await asyncio.sleep(seconds)
+    return JsonResponse({"slept": seconds})

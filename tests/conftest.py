@@ -1,0 +1,76 @@
+"""Fixtures for the whole suite: the built family, sample containers, and a toolbox.
+
+The images are the ones `docker-bake.hcl` defines, read with `docker buildx bake --print`
+(set PYTHON_VERSION=3.13 to test that line). The session builds them once with bake;
+DJANGO_ASGI_SKIP_BUILD=1 reuses what is already built, for quick local iteration.
+"""
+
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import testinfra
+from harness import (
+    BUILD_GROUPS,
+    ROOT,
+    Container,
+    docker,
+    image,
+    remove_container,
+    servers,
+    start_container,
+    wait_until_healthy,
+)
+
+
+@pytest.fixture(scope="session")
+def family() -> None:
+    """Build the default line and the test images with one bake, unless told to reuse them."""
+    if os.environ.get("DJANGO_ASGI_SKIP_BUILD") == "1":
+        return
+    log = ROOT / ".venv" / "bake.log"
+    with log.open("w") as output:
+        result = subprocess.run(
+            ["docker", "buildx", "bake", "--progress", "plain", *BUILD_GROUPS],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-40:])
+        pytest.fail(f"docker buildx bake failed; the end of {log}:\n{tail}", pytrace=False)
+
+
+@pytest.fixture(scope="session", params=servers())
+def server(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def variant_image(family: None, server: str) -> str:
+    return image(server)
+
+
+@pytest.fixture(scope="session")
+def sample(family: None, server: str) -> Iterator[Container]:
+    """The sample project served by `server`, answering on a loopback port."""
+    container = start_container(image(f"sample-{server}"))
+    try:
+        wait_until_healthy(container)
+        yield container
+    finally:
+        remove_container(container.id)
+
+
+@pytest.fixture(scope="session")
+def toolbox(family: None, sample: Container) -> Iterator[Any]:
+    """testinfra host of a toolbox container inside the sample's PID and network namespaces."""
+    shared = f"container:{sample.id}"
+    toolbox_id = docker("run", "--detach", "--pid", shared, "--network", shared, image("toolbox")).strip()
+    try:
+        yield testinfra.get_host(f"docker://{toolbox_id}")
+    finally:
+        remove_container(toolbox_id)

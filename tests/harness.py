@@ -1,0 +1,112 @@
+"""The image family as the tests see it: bake's definition, docker, and containers."""
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import testinfra
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_GROUPS = ("default", "test")
+# Bake variables a user may set in the environment (docker-bake.hcl's `variable` blocks
+# that shape tags and versions).
+BAKE_VARIABLES = ("IMAGE_NAME", "PYTHON_VERSION", "DEFAULT_PYTHON_VERSION", "DJANGO_VERSION")
+READY_TIMEOUT = 60.0  # seconds a container may take to answer /healthz
+
+
+@cache
+def bake_definition(*, overrides: bool = True) -> dict[str, Any]:
+    """The resolved bake file: groups and targets with their tags, args and contexts.
+    overrides=False: as written, without the bake variables set in the environment."""
+    env = None if overrides else {k: v for k, v in os.environ.items() if k not in BAKE_VARIABLES}
+    output = docker("buildx", "bake", "--print", *BUILD_GROUPS, env=env)
+    return json.loads(output)
+
+
+def bake_target(name: str) -> dict[str, Any]:
+    return bake_definition()["target"][name]
+
+
+def servers() -> list[str]:
+    """The server variants, in the order the bake matrix lists them."""
+    return bake_definition()["group"]["server"]["targets"]
+
+
+def python_version() -> str:
+    return bake_target("base")["args"]["PYTHON_VERSION"]
+
+
+def default_python_version() -> str:
+    return bake_definition(overrides=False)["target"]["base"]["args"]["PYTHON_VERSION"]
+
+
+def image(target: str) -> str:
+    """The tag naming a target's image; the first tag is the always-present -pyX.Y one."""
+    return bake_target(target)["tags"][0]
+
+
+def docker(*args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False, env=env, cwd=ROOT
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def inspect_image(tag: str) -> dict[str, Any]:
+    return json.loads(docker("image", "inspect", tag))[0]
+
+
+@dataclass
+class Container:
+    """A running container of an image, published on a loopback port."""
+
+    id: str
+    url: str
+
+    @property
+    def host(self) -> Any:
+        """testinfra's view from inside, as the image's own user."""
+        return testinfra.get_host(f"docker://{self.id}")
+
+    @property
+    def root(self) -> Any:
+        """testinfra's view from inside, as root, to look where the app user cannot."""
+        return testinfra.get_host(f"docker://root@{self.id}")
+
+    def logs(self) -> str:
+        result = subprocess.run(["docker", "logs", self.id], capture_output=True, text=True, check=False)
+        return result.stdout + result.stderr
+
+
+def start_container(tag: str, *options: str) -> Container:
+    container_id = docker("run", "--detach", "--publish", "127.0.0.1::8000", *options, tag).strip()
+    port = docker("port", container_id, "8000/tcp").splitlines()[0].rsplit(":", 1)[1]
+    return Container(container_id, f"http://127.0.0.1:{port}")
+
+
+def wait_until_healthy(container: Container, path: str = "/healthz") -> None:
+    """Poll until the app answers 200, the container dies, or READY_TIMEOUT passes."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(container.url + path, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if docker("inspect", "--format", "{{.State.Running}}", container.id).strip() != "true":
+            break
+        time.sleep(0.2)
+    pytest.fail(f"{container.id[:12]} never answered {path}; its logs:\n{container.logs()}", pytrace=False)
+
+
+def remove_container(container_id: str) -> None:
+    docker("rm", "--force", "--volumes", container_id, check=False)

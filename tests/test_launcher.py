@@ -1,0 +1,316 @@
+"""Unit tests of the launcher as the base image ships it (images/base/django_asgi): no Docker."""
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from django_asgi import appmodule, config, cpus, launcher, servers
+from django_asgi.config import AppTarget, ConfigError, Settings
+from django_asgi.lifespan import with_lifespan
+
+APP = AppTarget("mysite.asgi", "application", Path("/app"))
+
+
+def settings(server: str = "granian", host: str = "0.0.0.0", port: int = 8000, workers: int = 2) -> Settings:
+    return Settings(server, APP, host, port, workers, "test", migrate=False)
+
+
+# ---- the per-server table ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(servers.SERVERS))
+def test_every_server_maps_every_setting(name: str) -> None:
+    assert set(servers.SERVERS[name].options) == set(servers.SETTINGS)
+
+
+EXPECTED_COMMANDS = {
+    "daphne": "daphne --bind 0.0.0.0 --port 8000",
+    "hypercorn": "hypercorn --worker-class uvloop --bind 0.0.0.0:8000 --workers 2",
+    "uvicorn": "gunicorn --worker-class uvicorn_worker.UvicornWorker --worker-tmp-dir /dev/shm "
+    "--no-control-socket --bind 0.0.0.0:8000 --workers 2",
+    "granian": "granian --interface asginl --respawn-failed-workers --host 0.0.0.0 --port 8000 --workers 2",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_COMMANDS))
+def test_command_lines(name: str) -> None:
+    workers = 2 if servers.SERVERS[name].multiprocess else 1
+    command = servers.SERVERS[name].command(settings(name, workers=workers))
+    assert " ".join(command) == f"{EXPECTED_COMMANDS[name]} {servers.APP_TARGET}"
+
+
+def test_the_table_covers_exactly_the_expected_servers() -> None:
+    assert set(servers.SERVERS) == set(EXPECTED_COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("host", "bind"), [("0.0.0.0", "0.0.0.0:9000"), ("::", "[::]:9000"), ("localhost", "localhost:9000")]
+)
+def test_bind_brackets_ipv6(host: str, bind: str) -> None:
+    assert settings(host=host, port=9000).bind == bind
+
+
+# ---- reading the environment ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "port"), [(None, 8000), ("", 8000), ("1", 1), ("65535", 65535), (" 80 ", 80)]
+)
+def test_port(raw: str | None, port: int) -> None:
+    env = {} if raw is None else {"PORT": raw}
+    assert config.read_port(env) == port
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "70000", "-1", "8000.5", "80 80"])
+def test_bad_port_is_one_line_naming_it(raw: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config.read_port({"PORT": raw})
+    message = str(error.value)
+    assert message.startswith(f"PORT={raw.strip()!r}") and "1 to 65535" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("raw", "host"), [(None, "0.0.0.0"), ("::", "::"), ("[::1]", "::1"), ("web", "web")])
+def test_host(raw: str | None, host: str) -> None:
+    env = {} if raw is None else {"HOST": raw}
+    assert config.read_host(env) == host
+
+
+@pytest.mark.parametrize("raw", ["not a host", "-bad", "a/b"])
+def test_bad_host(raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"^HOST="):
+        config.read_host({"HOST": raw})
+
+
+def test_workers_default_to_available_cpus() -> None:
+    assert config.read_workers({}, cpus=3, multiprocess=True, server="granian") == (3, "3 CPUs available")
+
+
+def test_workers_from_web_concurrency() -> None:
+    env = {"WEB_CONCURRENCY": "5"}
+    assert config.read_workers(env, cpus=1, multiprocess=True, server="granian") == (5, "WEB_CONCURRENCY")
+
+
+def test_one_process_server_defaults_to_one_worker_whatever_the_cpus() -> None:
+    workers, _ = config.read_workers({}, cpus=8, multiprocess=False, server="daphne")
+    assert workers == 1
+
+
+def test_one_process_server_refuses_more_workers() -> None:
+    with pytest.raises(ConfigError, match=r"^WEB_CONCURRENCY='4' cannot be honoured: daphne serves from one"):
+        config.read_workers({"WEB_CONCURRENCY": "4"}, cpus=8, multiprocess=False, server="daphne")
+
+
+@pytest.mark.parametrize("raw", ["0", "many", "-2", "1.5", "257"])
+def test_bad_worker_counts(raw: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^WEB_CONCURRENCY={raw!r} is not a worker count: .* 1 to 256"):
+        config.read_workers({"WEB_CONCURRENCY": raw}, cpus=2, multiprocess=True, server="granian")
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1", True), ("on", True), ("TRUE", True), ("0", False), ("no", False)]
+)
+def test_flags(raw: str, value: bool) -> None:
+    assert config.read_flag({"DJANGO_MIGRATE": raw}, "DJANGO_MIGRATE", default=not value) is value
+
+
+def test_bad_flag() -> None:
+    with pytest.raises(ConfigError, match=r"^DJANGO_MIGRATE='maybe' is not on or off"):
+        config.read_flag({"DJANGO_MIGRATE": "maybe"}, "DJANGO_MIGRATE", default=False)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "ASGI_SERVER is not set"),
+        (
+            {"ASGI_SERVER": "tornado"},
+            "ASGI_SERVER='tornado' is not a server of this image: use one of daphne",
+        ),
+    ],
+)
+def test_unknown_server(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{message}"):
+        launcher.select_server(env)
+
+
+# ---- CPUs from cgroups ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "quota"), [("max 100000", None), ("150000 100000", 1.5), ("50000 100000", 0.5)]
+)
+def test_cgroup_v2_quota(tmp_path: Path, cpu_max: str, quota: float | None) -> None:
+    (tmp_path / "cpu.max").write_text(cpu_max + "\n")
+    assert cpus.cgroup_cpu_quota(tmp_path) == quota
+
+
+@pytest.mark.parametrize(("quota_us", "quota"), [("-1", None), ("200000", 2.0)])
+def test_cgroup_v1_quota(tmp_path: Path, quota_us: str, quota: float | None) -> None:
+    controller = tmp_path / "cpu,cpuacct"
+    controller.mkdir()
+    (controller / "cpu.cfs_quota_us").write_text(quota_us)
+    (controller / "cpu.cfs_period_us").write_text("100000")
+    assert cpus.cgroup_cpu_quota(tmp_path) == quota
+
+
+def test_no_cgroup_files_means_no_quota(tmp_path: Path) -> None:
+    assert cpus.cgroup_cpu_quota(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"), [("50000 100000", 1), ("100000 100000", 1), ("150000 100000", 2)]
+)
+def test_available_cpus_rounds_a_quota_up_within_affinity(
+    tmp_path: Path, cpu_max: str, expected: int
+) -> None:
+    (tmp_path / "cpu.max").write_text(cpu_max)
+    assert cpus.available_cpus(tmp_path) == min(expected, len(__import__("os").sched_getaffinity(0)))
+
+
+# ---- finding and loading the application ------------------------------------------------
+
+
+def make_project(root: Path, package: str = "mysite", body: str = "application = lambda *a: None\n") -> Path:
+    (root / package).mkdir(parents=True)
+    (root / package / "__init__.py").write_text("")
+    (root / package / "asgi.py").write_text(body)
+    return root / package / "asgi.py"
+
+
+def test_discovers_the_one_asgi_py(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    assert appmodule.resolve({}, tmp_path) == AppTarget("mysite.asgi", "application", tmp_path)
+
+
+def test_discovers_a_src_layout(tmp_path: Path) -> None:
+    make_project(tmp_path / "src")
+    assert appmodule.resolve({}, tmp_path) == AppTarget("mysite.asgi", "application", tmp_path / "src")
+
+
+def test_ignores_asgi_py_in_dependencies_and_hidden_dirs(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    make_project(tmp_path / "node_modules" / "x")
+    make_project(tmp_path / ".venv" / "lib")
+    assert appmodule.resolve({}, tmp_path).module == "mysite.asgi"
+
+
+def test_no_asgi_py(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^APP_MODULE is not set and no asgi.py was found under"):
+        appmodule.resolve({}, tmp_path)
+
+
+def test_two_asgi_py(tmp_path: Path) -> None:
+    make_project(tmp_path, "one")
+    make_project(tmp_path, "two")
+    with pytest.raises(ConfigError, match=r"^APP_MODULE is not set and 2 asgi.py files were found"):
+        appmodule.resolve({}, tmp_path)
+
+
+def test_settings_module_chooses_between_two(tmp_path: Path) -> None:
+    make_project(tmp_path, "one")
+    make_project(tmp_path, "two")
+    env = {"DJANGO_SETTINGS_MODULE": "two.settings"}
+    assert appmodule.resolve(env, tmp_path) == AppTarget("two.asgi", "application", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("raw", "target"),
+    [("a.b:app", ("a.b", "app")), ("a.b", ("a.b", "application")), (" x:y ", ("x", "y"))],
+)
+def test_app_module(tmp_path: Path, raw: str, target: tuple[str, str]) -> None:
+    assert appmodule.resolve({"APP_MODULE": raw}, tmp_path) == AppTarget(*target, tmp_path)
+
+
+@pytest.mark.parametrize("raw", ["a b:c", "a.:b", "a:b:c", "1a:b"])
+def test_malformed_app_module(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"is not module:attribute"):
+        appmodule.resolve({"APP_MODULE": raw}, tmp_path)
+
+
+@pytest.fixture
+def clean_imports():
+    """Loading puts a project on sys.path and in sys.modules: undo both."""
+    path, modules = list(sys.path), set(sys.modules)
+    yield
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+
+
+@pytest.mark.usefixtures("clean_imports")
+def test_load_the_application(tmp_path: Path) -> None:
+    make_project(tmp_path, "loadable")
+    assert callable(appmodule.load(AppTarget("loadable.asgi", "application", tmp_path)))
+
+
+@pytest.mark.usefixtures("clean_imports")
+@pytest.mark.parametrize(
+    ("module", "attribute", "message"),
+    [
+        ("nope.asgi", "app", "APP_MODULE='nope.asgi:app': there is no module 'nope' under"),
+        ("broken.missing", "application", "there is no module 'broken.missing'"),
+        ("broken.asgi", "missing", "module broken.asgi has no attribute 'missing'"),
+        ("broken.asgi", "number", "'number' is a int, not an ASGI application"),
+    ],
+)
+def test_load_failures_are_one_line(tmp_path: Path, module: str, attribute: str, message: str) -> None:
+    make_project(tmp_path, "broken", "application = None\nnumber = 3\n")
+    with pytest.raises(ConfigError) as error:
+        appmodule.load(AppTarget(module, attribute, tmp_path))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.usefixtures("clean_imports")
+def test_an_app_that_raises_at_import_names_the_error_and_its_line(tmp_path: Path) -> None:
+    asgi = make_project(tmp_path, "raising", "import os\nraise RuntimeError('no database')\n")
+    with pytest.raises(ConfigError) as error:
+        appmodule.load(AppTarget("raising.asgi", "application", tmp_path))
+    assert str(error.value) == f"importing raising.asgi failed: RuntimeError: no database (at {asgi}:2)"
+
+
+@pytest.mark.usefixtures("clean_imports")
+def test_a_missing_dependency_is_not_mistaken_for_a_missing_app(tmp_path: Path) -> None:
+    make_project(tmp_path, "needy", "import not_installed_anywhere\n")
+    with pytest.raises(
+        ConfigError, match=r"^importing needy.asgi failed: ModuleNotFoundError: No module named"
+    ):
+        appmodule.load(AppTarget("needy.asgi", "application", tmp_path))
+
+
+def test_server_environment_puts_the_app_root_first_once() -> None:
+    env = launcher.server_environment({"PYTHONPATH": "/lib:/app"}, APP)
+    assert env == {"PYTHONPATH": "/app:/lib", config.TARGET_VARIABLE: "mysite.asgi:application"}
+
+
+# ---- the lifespan answerer --------------------------------------------------------------
+
+
+def test_lifespan_is_answered_and_http_passed_through() -> None:
+    seen: list[str] = []
+
+    async def django_like(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            raise ValueError("Django can only handle ASGI/HTTP connections, not lifespan.")
+        seen.append(scope["type"])
+
+    async def run() -> list[dict]:
+        app = with_lifespan(django_like)
+        inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return inbox.pop(0)
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app({"type": "lifespan"}, receive, send)
+        await app({"type": "http"}, receive, send)
+        return sent
+
+    sent = asyncio.run(run())
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert seen == ["http"]
