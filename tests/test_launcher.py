@@ -1,6 +1,8 @@
 """Unit tests of the launcher as the base image ships it (images/base/django_asgi): no Docker."""
 
 import asyncio
+import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -8,13 +10,14 @@ import pytest
 
 from django_asgi import appmodule, config, cpus, launcher, servers
 from django_asgi.config import AppTarget, ConfigError, Settings
-from django_asgi.lifespan import with_lifespan
+from django_asgi.wrappers import with_lifespan, with_root_path
 
 APP = AppTarget("mysite.asgi", "application", Path("/app"))
 
 
-def settings(server: str = "granian", host: str = "0.0.0.0", port: int = 8000, workers: int = 2) -> Settings:
-    return Settings(server, APP, host, port, workers, "test", migrate=False)
+def settings(server: str = "granian", **values: object) -> Settings:
+    values.setdefault("workers", 2 if servers.SERVERS[server].multiprocess else 1)
+    return Settings(server, APP, **values)  # type: ignore[arg-type]
 
 
 # ---- the per-server table ---------------------------------------------------------------
@@ -25,24 +28,105 @@ def test_every_server_maps_every_setting(name: str) -> None:
     assert set(servers.SERVERS[name].options) == set(servers.SETTINGS)
 
 
-EXPECTED_COMMANDS = {
-    "daphne": "daphne --bind 0.0.0.0 --port 8000",
-    "hypercorn": "hypercorn --worker-class uvloop --bind 0.0.0.0:8000 --workers 2",
+DEFAULT_COMMANDS = {
+    "daphne": "daphne --bind 0.0.0.0 --port 8000 --verbosity 1 --access-log -",
+    "hypercorn": "hypercorn --worker-class uvloop --bind 0.0.0.0:8000 --workers 2 --log-level info "
+    "--access-logfile - --graceful-timeout 8 --keep-alive 5",
     "uvicorn": "gunicorn --worker-class uvicorn_worker.UvicornWorker --worker-tmp-dir /dev/shm "
-    "--no-control-socket --bind 0.0.0.0:8000 --workers 2",
-    "granian": "granian --interface asginl --respawn-failed-workers --host 0.0.0.0 --port 8000 --workers 2",
+    "--no-control-socket --bind 0.0.0.0:8000 --workers 2 --log-level info --access-logfile - "
+    "--forwarded-allow-ips '' --graceful-timeout 8 --keep-alive 5",
+    "granian": "granian --interface asginl --respawn-failed-workers --host 0.0.0.0 --port 8000 --workers 2 "
+    "--log-level info --access-log --workers-kill-timeout 8",
 }
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_COMMANDS))
-def test_command_lines(name: str) -> None:
-    workers = 2 if servers.SERVERS[name].multiprocess else 1
-    command = servers.SERVERS[name].command(settings(name, workers=workers))
-    assert " ".join(command) == f"{EXPECTED_COMMANDS[name]} {servers.APP_TARGET}"
+def command_line(name: str, **values: object) -> str:
+    return shlex.join(servers.SERVERS[name].command(settings(name, **values)))
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_COMMANDS))
+def test_default_command_lines(name: str) -> None:
+    assert command_line(name) == f"{DEFAULT_COMMANDS[name]} {servers.APP_TARGET}"
 
 
 def test_the_table_covers_exactly_the_expected_servers() -> None:
-    assert set(servers.SERVERS) == set(EXPECTED_COMMANDS)
+    assert set(servers.SERVERS) == set(DEFAULT_COMMANDS)
+
+
+# Each setting, changed from its default, on each server: what must appear in its command.
+CHANGED = {
+    "port": ({"port": 9000}, {"daphne": "--port 9000", "hypercorn": "--bind 0.0.0.0:9000",
+                              "uvicorn": "--bind 0.0.0.0:9000", "granian": "--port 9000"}),
+    "workers": ({"workers": 3}, {"hypercorn": "--workers 3", "uvicorn": "--workers 3", "granian": "--workers 3"}),
+    "log_level": ({"log_level": "debug"}, {"daphne": "--verbosity 2", "hypercorn": "--log-level debug",
+                                           "uvicorn": "--log-level debug", "granian": "--log-level debug"}),
+    "access_log": ({"access_log": False}, {"daphne": "--access-log /dev/null", "granian": "--no-access-log"}),
+    "forwarded": ({"forwarded_allow_ips": ("*",)}, {"daphne": "--proxy-headers",
+                                                    "uvicorn": "--forwarded-allow-ips '*'"}),
+    "graceful_timeout": ({"graceful_timeout": 3}, {"hypercorn": "--graceful-timeout 3",
+                                                   "uvicorn": "--graceful-timeout 3",
+                                                   "granian": "--workers-kill-timeout 3"}),
+    "keep_alive": ({"keep_alive": 0}, {"hypercorn": "--keep-alive 0", "uvicorn": "--keep-alive 0",
+                                       "granian": "--no-http1-keep-alive"}),
+    "max_requests": ({"max_requests": 1000}, {"hypercorn": "--max-requests 1000 --max-requests-jitter 100",
+                                              "uvicorn": "--max-requests 1000 --max-requests-jitter 100"}),
+    "reload": ({"reload": True}, {"hypercorn": "--reload", "uvicorn": "--reload", "granian": "--reload"}),
+    "server_args": ({"server_args": ("--backlog", "64")}, {name: "--backlog 64" for name in DEFAULT_COMMANDS}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_COMMANDS))
+@pytest.mark.parametrize("setting", sorted(CHANGED))
+def test_each_setting_reaches_each_server(name: str, setting: str) -> None:
+    values, expected = CHANGED[setting]
+    line = command_line(name, **values)
+    if name in expected:
+        assert f" {expected[name]} " in line
+    if not (name == "daphne" and setting == "reload"):
+        assert line.endswith(servers.APP_TARGET)
+
+
+def test_server_args_come_last_before_the_app() -> None:
+    assert command_line("granian", server_args=("--backlog", "64")).endswith(f"--backlog 64 {servers.APP_TARGET}")
+
+
+def test_daphne_reloads_with_djangos_runserver() -> None:
+    assert (
+        command_line("daphne", reload=True)
+        == "python -m django runserver --settings django_asgi.runserver 0.0.0.0:8000"
+    )
+    assert command_line("daphne", reload=True, host="::") == (
+        "python -m django runserver --settings django_asgi.runserver -6 '[::]:8000'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "ips", "factory", "kwargs"),
+    [
+        ("granian", ("10.0.0.0/8",), "granian.utils.proxies:wrap_asgi_with_proxy_headers",
+         {"trusted_hosts": ["10.0.0.0/8"]}),
+        ("hypercorn", ("*",), "hypercorn.middleware:ProxyFixMiddleware", {"mode": "legacy", "trusted_hops": 1}),
+    ],
+)  # fmt: skip
+def test_proxy_middleware(name: str, ips: tuple[str, ...], factory: str, kwargs: dict) -> None:
+    middleware = servers.SERVERS[name].middleware(settings(name, forwarded_allow_ips=ips))
+    assert middleware == [servers.Middleware(factory, kwargs)]
+    assert servers.SERVERS[name].middleware(settings(name)) == []
+
+
+@pytest.mark.parametrize("name", ["daphne", "hypercorn"])
+def test_proxy_lists_are_refused_where_only_any_proxy_can_be_trusted(name: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^FORWARDED_ALLOW_IPS='10.0.0.1' cannot be honoured: {name}'s"):
+        servers.SERVERS[name].command(settings(name, forwarded_allow_ips=("10.0.0.1",)))
+
+
+def test_notices_only_for_settings_the_user_set() -> None:
+    daphne = servers.SERVERS["daphne"]
+    assert daphne.notices(settings("daphne", max_requests=100)) == []
+    notices = daphne.notices(settings("daphne", max_requests=100, explicit=frozenset({"MAX_REQUESTS"})))
+    assert notices == ["MAX_REQUESTS: daphne is one process and never recycles it"]
+    granian = servers.SERVERS["granian"]
+    assert granian.notices(settings("granian", max_requests=100, explicit=frozenset({"MAX_REQUESTS"})))
 
 
 @pytest.mark.parametrize(
@@ -52,12 +136,21 @@ def test_bind_brackets_ipv6(host: str, bind: str) -> None:
     assert settings(host=host, port=9000).bind == bind
 
 
+def test_wrapping_root_path() -> None:
+    seen: list[dict] = []
+
+    async def app(scope, receive, send) -> None:
+        seen.append(scope)
+
+    asyncio.run(with_root_path(app, "/sub")({"type": "http", "path": "/x"}, None, None))
+    asyncio.run(with_root_path(app, "/sub")({"type": "lifespan"}, None, None))
+    assert seen == [{"type": "http", "path": "/x", "root_path": "/sub"}, {"type": "lifespan"}]
+
+
 # ---- reading the environment ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("raw", "port"), [(None, 8000), ("", 8000), ("1", 1), ("65535", 65535), (" 80 ", 80)]
-)
+@pytest.mark.parametrize(("raw", "port"), [(None, 8000), ("", 8000), ("1", 1), ("65535", 65535), (" 80 ", 80)])
 def test_port(raw: str | None, port: int) -> None:
     env = {} if raw is None else {"PORT": raw}
     assert config.read_port(env) == port
@@ -109,16 +202,88 @@ def test_bad_worker_counts(raw: str) -> None:
         config.read_workers({"WEB_CONCURRENCY": raw}, cpus=2, multiprocess=True, server="granian")
 
 
-@pytest.mark.parametrize(
-    ("raw", "value"), [("1", True), ("on", True), ("TRUE", True), ("0", False), ("no", False)]
-)
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("on", True), ("TRUE", True), ("0", False), ("no", False)])
 def test_flags(raw: str, value: bool) -> None:
     assert config.read_flag({"DJANGO_MIGRATE": raw}, "DJANGO_MIGRATE", default=not value) is value
 
 
+@pytest.mark.parametrize("default", [True, False])
+def test_an_empty_flag_is_its_default(default: bool) -> None:
+    assert config.read_flag({"ACCESS_LOG": " "}, "ACCESS_LOG", default=default) is default
+
+
 def test_bad_flag() -> None:
-    with pytest.raises(ConfigError, match=r"^DJANGO_MIGRATE='maybe' is not on or off"):
-        config.read_flag({"DJANGO_MIGRATE": "maybe"}, "DJANGO_MIGRATE", default=False)
+    with pytest.raises(ConfigError, match=r"^ACCESS_LOG='maybe' is not on or off"):
+        config.read_flag({"ACCESS_LOG": "maybe"}, "ACCESS_LOG", default=True)
+
+
+@pytest.mark.parametrize("raw", ["loud", "verbose", "5"])
+def test_bad_log_level(raw: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^LOG_LEVEL={raw!r} is not a log level: use one of critical, error"):
+        config.read_log_level({"LOG_LEVEL": raw})
+
+
+def test_log_level_is_case_blind() -> None:
+    assert config.read_log_level({"LOG_LEVEL": "WARNING"}) == "warning"
+
+
+@pytest.mark.parametrize("raw", ["-1", "ten", "3601", "1.5"])
+def test_bad_seconds(raw: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^GRACEFUL_TIMEOUT={raw!r} is not a number of seconds: .*0 to 3600"):
+        config.read_seconds({"GRACEFUL_TIMEOUT": raw}, "GRACEFUL_TIMEOUT", default=8)
+
+
+def test_seconds_default_and_zero() -> None:
+    assert config.read_seconds({}, "KEEP_ALIVE", default=5) == 5
+    assert config.read_seconds({"KEEP_ALIVE": "0"}, "KEEP_ALIVE", default=5) == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "ips"),
+    [("", ()), ("*", ("*",)), ("10.0.0.0/8, 127.0.0.1", ("10.0.0.0/8", "127.0.0.1")), ("::1", ("::1",))],
+)
+def test_forwarded_allow_ips(raw: str, ips: tuple[str, ...]) -> None:
+    assert config.read_forwarded_allow_ips({"FORWARDED_ALLOW_IPS": raw}) == ips
+
+
+@pytest.mark.parametrize("raw", ["proxy.local", "10.0.0.0/33", "*,10.0.0.1"])
+def test_bad_forwarded_allow_ips(raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"^FORWARDED_ALLOW_IPS=.* is not an IP address or network"):
+        config.read_forwarded_allow_ips({"FORWARDED_ALLOW_IPS": raw})
+
+
+@pytest.mark.parametrize(("raw", "ok"), [("/app", True), ("/a/b", True), ("", True), ("app", False), ("/app/", False)])
+def test_root_path(raw: str, ok: bool) -> None:
+    if ok:
+        assert config.read_root_path({"ROOT_PATH": raw}) == raw
+    else:
+        with pytest.raises(ConfigError, match=r"^ROOT_PATH=.* is not a URL path prefix"):
+            config.read_root_path({"ROOT_PATH": raw})
+
+
+def test_server_args_split_like_a_shell() -> None:
+    assert config.read_server_args({"SERVER_ARGS": "--backlog 64 --name 'a b'"}) == (
+        "--backlog",
+        "64",
+        "--name",
+        "a b",
+    )
+    with pytest.raises(ConfigError, match=r"^SERVER_ARGS=.* cannot be split like a shell"):
+        config.read_server_args({"SERVER_ARGS": "--name 'a b"})
+
+
+def test_bad_count() -> None:
+    with pytest.raises(ConfigError, match=r"^MAX_REQUESTS='lots' is not a count"):
+        config.read_count({"MAX_REQUESTS": "lots"}, "MAX_REQUESTS")
+
+
+def test_prestart(tmp_path: Path) -> None:
+    assert config.read_prestart({}, tmp_path) is None
+    (tmp_path / "prestart.sh").write_text("true\n")
+    assert config.read_prestart({}, tmp_path) == tmp_path / "prestart.sh"
+    assert config.read_prestart({"PRESTART": "prestart.sh"}, tmp_path) == tmp_path / "prestart.sh"
+    with pytest.raises(ConfigError, match=r"^PRESTART='setup.sh': there is no such file"):
+        config.read_prestart({"PRESTART": "setup.sh"}, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -139,9 +304,7 @@ def test_unknown_server(env: dict[str, str], message: str) -> None:
 # ---- CPUs from cgroups ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("cpu_max", "quota"), [("max 100000", None), ("150000 100000", 1.5), ("50000 100000", 0.5)]
-)
+@pytest.mark.parametrize(("cpu_max", "quota"), [("max 100000", None), ("150000 100000", 1.5), ("50000 100000", 0.5)])
 def test_cgroup_v2_quota(tmp_path: Path, cpu_max: str, quota: float | None) -> None:
     (tmp_path / "cpu.max").write_text(cpu_max + "\n")
     assert cpus.cgroup_cpu_quota(tmp_path) == quota
@@ -160,12 +323,8 @@ def test_no_cgroup_files_means_no_quota(tmp_path: Path) -> None:
     assert cpus.cgroup_cpu_quota(tmp_path) is None
 
 
-@pytest.mark.parametrize(
-    ("cpu_max", "expected"), [("50000 100000", 1), ("100000 100000", 1), ("150000 100000", 2)]
-)
-def test_available_cpus_rounds_a_quota_up_within_affinity(
-    tmp_path: Path, cpu_max: str, expected: int
-) -> None:
+@pytest.mark.parametrize(("cpu_max", "expected"), [("50000 100000", 1), ("100000 100000", 1), ("150000 100000", 2)])
+def test_available_cpus_rounds_a_quota_up_within_affinity(tmp_path: Path, cpu_max: str, expected: int) -> None:
     (tmp_path / "cpu.max").write_text(cpu_max)
     assert cpus.available_cpus(tmp_path) == min(expected, len(__import__("os").sched_getaffinity(0)))
 
@@ -274,15 +433,33 @@ def test_an_app_that_raises_at_import_names_the_error_and_its_line(tmp_path: Pat
 @pytest.mark.usefixtures("clean_imports")
 def test_a_missing_dependency_is_not_mistaken_for_a_missing_app(tmp_path: Path) -> None:
     make_project(tmp_path, "needy", "import not_installed_anywhere\n")
-    with pytest.raises(
-        ConfigError, match=r"^importing needy.asgi failed: ModuleNotFoundError: No module named"
-    ):
+    with pytest.raises(ConfigError, match=r"^importing needy.asgi failed: ModuleNotFoundError: No module named"):
         appmodule.load(AppTarget("needy.asgi", "application", tmp_path))
 
 
 def test_server_environment_puts_the_app_root_first_once() -> None:
-    env = launcher.server_environment({"PYTHONPATH": "/lib:/app"}, APP)
-    assert env == {"PYTHONPATH": "/app:/lib", config.TARGET_VARIABLE: "mysite.asgi:application"}
+    env = launcher.server_environment({"PYTHONPATH": "/lib:/app"}, settings("granian"), servers.SERVERS["granian"])
+    assert env["PYTHONPATH"] == "/app:/lib"
+    assert env[config.TARGET_VARIABLE] == "mysite.asgi:application"
+
+
+def test_server_environment_describes_the_wrapping() -> None:
+    chosen = settings("granian", root_path="/app", forwarded_allow_ips=("10.0.0.1",))
+    env = launcher.server_environment({}, chosen, servers.SERVERS["granian"])
+    assert json.loads(env[config.WRAPPING_VARIABLE]) == {
+        "root_path": "/app",
+        "middleware": [["granian.utils.proxies:wrap_asgi_with_proxy_headers", {"trusted_hosts": ["10.0.0.1"]}]],
+    }
+
+
+@pytest.mark.usefixtures("clean_imports")
+def test_read_settings_marks_what_the_user_set(tmp_path: Path) -> None:
+    make_project(tmp_path, "marked")
+    env = {"ASGI_SERVER": "granian", "MAX_REQUESTS": "10", "KEEP_ALIVE": "", "LOG_LEVEL": "debug"}
+    chosen, _ = launcher.read_settings(env, tmp_path)
+    assert chosen.explicit == {"MAX_REQUESTS", "LOG_LEVEL"}
+    assert (chosen.max_requests, chosen.log_level, chosen.keep_alive) == (10, "debug", 5)
+    assert chosen.app == AppTarget("marked.asgi", "application", tmp_path)
 
 
 # ---- the lifespan answerer --------------------------------------------------------------

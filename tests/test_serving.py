@@ -42,9 +42,7 @@ def test_async_orm_writes_and_counts(sample: Container) -> None:
     assert second["visits"] == first["visits"] + 1
 
 
-@pytest.mark.parametrize(
-    ("query", "status"), [("seconds=0.2", 200), ("seconds=abc", 400), ("seconds=61", 400)]
-)
+@pytest.mark.parametrize(("query", "status"), [("seconds=0.2", 200), ("seconds=abc", 400), ("seconds=61", 400)])
 def test_slow_view(sample: Container, query: str, status: int) -> None:
     assert get(sample, f"/slow?{query}").status_code == status
 
@@ -64,6 +62,4 @@ def test_server_is_pid_1_and_every_server_process_is_the_app_user(toolbox, sampl
     # The toolbox's own processes share the namespace; the server's all run from the venv.
     server_processes = [p for p in toolbox.process.filter() if "/opt/venv/" in p.args]
     assert server_processes
-    assert {p.euid for p in server_processes} == {APP_UID}, [
-        (p.pid, p.euid, p.args) for p in server_processes
-    ]
+    assert {p.euid for p in server_processes} == {APP_UID}, [(p.pid, p.euid, p.args) for p in server_processes]

@@ -1,19 +1,32 @@
-"""The ASGI application every server is given: the user's application, lifespan answered.
+"""The ASGI application every server is given: the user's application, wrapped alike.
 
-The launcher has already checked the target, put its root on PYTHONPATH and named it in
-TARGET_VARIABLE; importing this module loads it (the server imports it in each worker).
+The launcher has already checked the target, put its root on PYTHONPATH and described the
+wrapping in WRAPPING_VARIABLE; importing this module builds it (each worker imports it).
+Innermost first: the user's app, the server's own middleware (proxy headers), ROOT_PATH,
+and the lifespan answerer outermost.
 """
 
 import importlib
+import json
 import os
 
-from .config import TARGET_VARIABLE
-from .lifespan import ASGIApp, with_lifespan
+from .config import TARGET_VARIABLE, WRAPPING_VARIABLE
+from .wrappers import ASGIApp, with_lifespan, with_root_path
 
 
-def load_target() -> ASGIApp:
-    module, _, attribute = os.environ[TARGET_VARIABLE].partition(":")
+def load(dotted: str) -> object:
+    module, _, attribute = dotted.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
-application = with_lifespan(load_target())
+def build() -> ASGIApp:
+    app = load(os.environ[TARGET_VARIABLE])
+    wrapping = json.loads(os.environ.get(WRAPPING_VARIABLE, "{}"))
+    for factory, kwargs in wrapping.get("middleware", []):
+        app = load(factory)(app, **kwargs)
+    if wrapping.get("root_path"):
+        app = with_root_path(app, wrapping["root_path"])
+    return with_lifespan(app)
+
+
+application = build()

@@ -18,9 +18,7 @@ DEFAULT_ATTRIBUTE = "application"
 DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 MAX_DEPTH = 4  # /app/src/project/asgi.py is depth 3; deeper files are not a project's
 # Directories that hold no project code, or someone else's asgi.py.
-SKIPPED_DIRS = frozenset(
-    {"__pycache__", "node_modules", "site-packages", "venv", "static", "staticfiles", "media"}
-)
+SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "static", "staticfiles", "media"})
 
 
 def resolve(env: Mapping[str, str], app_dir: Path) -> AppTarget:
@@ -82,9 +80,7 @@ def find_asgi_files(app_dir: Path) -> list[Path]:
     for directory, subdirs, files in os.walk(app_dir):
         depth = len(Path(directory).relative_to(app_dir).parts)
         subdirs[:] = sorted(
-            name
-            for name in subdirs
-            if depth < MAX_DEPTH and not name.startswith(".") and name not in SKIPPED_DIRS
+            name for name in subdirs if depth < MAX_DEPTH and not name.startswith(".") and name not in SKIPPED_DIRS
         )
         if "asgi.py" in files:
             found.append(Path(directory, "asgi.py"))

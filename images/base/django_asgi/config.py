@@ -6,18 +6,28 @@ the variable, the value given and what is allowed.
 
 import ipaddress
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "0.0.0.0"
+DEFAULT_LOG_LEVEL = "info"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+# Drain time on SIGTERM: inside docker stop's 10 s, with room for the processes to exit.
+DEFAULT_GRACEFUL_TIMEOUT = 8
+DEFAULT_KEEP_ALIVE = 5
+MAX_SECONDS = 3600
 MAX_WORKERS = 256
 HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off", "")
-# The launcher hands the resolved APP_MODULE to the server's process in this variable.
+FALSE_WORDS = ("0", "false", "no", "off")
+# The launcher hands the server's processes the resolved APP_MODULE, the wrapping of it
+# (JSON: root_path, middleware) and, for daphne's runserver, the user's settings module.
 TARGET_VARIABLE = "DJANGO_ASGI_TARGET"
+WRAPPING_VARIABLE = "DJANGO_ASGI_WRAPPING"
+USER_SETTINGS_VARIABLE = "DJANGO_ASGI_USER_SETTINGS"
 
 
 class ConfigError(Exception):
@@ -42,17 +52,33 @@ class Settings:
 
     server: str
     app: AppTarget
-    host: str
-    port: int
-    workers: int
-    workers_origin: str  # where the worker count came from, for the start-up line
-    migrate: bool
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    workers_origin: str = "default"  # where the worker count came from, for the start-up line
+    log_level: str = DEFAULT_LOG_LEVEL
+    access_log: bool = True
+    forwarded_allow_ips: tuple[str, ...] = ()  # addresses/networks, or ("*",); () trusts none
+    root_path: str = ""
+    graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
+    keep_alive: int = DEFAULT_KEEP_ALIVE
+    max_requests: int = 0  # 0: workers are never recycled
+    reload: bool = False
+    server_args: tuple[str, ...] = ()
+    migrate: bool = False
+    collectstatic: bool = False
+    prestart: Path | None = None
+    explicit: frozenset[str] = frozenset()  # the contract variables the user set
 
     @property
     def bind(self) -> str:
         """HOST:PORT as servers with a single bind flag want it (IPv6 in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+    @property
+    def trusts_every_proxy(self) -> bool:
+        return self.forwarded_allow_ips == ("*",)
 
     def template_values(self) -> dict[str, object]:
         """The names a server table's flag templates may use, such as {port} or {bind}."""
@@ -61,6 +87,13 @@ class Settings:
             "port": self.port,
             "bind": self.bind,
             "workers": self.workers,
+            "log_level": self.log_level,
+            "forwarded_allow_ips": ",".join(self.forwarded_allow_ips),
+            "graceful_timeout": self.graceful_timeout,
+            "keep_alive": self.keep_alive,
+            "max_requests": self.max_requests,
+            # spread recycling so workers do not all restart at once
+            "max_requests_jitter": max(1, self.max_requests // 10),
         }
 
 
@@ -73,8 +106,7 @@ def read_port(env: Mapping[str, str]) -> int:
     raw = env.get("PORT", "").strip() or str(DEFAULT_PORT)
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ConfigError(
-            f"PORT={describe(raw)} is not a TCP port: use a whole number from 1 to 65535 "
-            f"(default {DEFAULT_PORT})"
+            f"PORT={describe(raw)} is not a TCP port: use a whole number from 1 to 65535 (default {DEFAULT_PORT})"
         )
     return int(raw)
 
@@ -116,12 +148,88 @@ def read_workers(env: Mapping[str, str], *, cpus: int, multiprocess: bool, serve
 
 
 def read_flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
+    raw = env.get(name, "")
     word = raw.strip().lower()
+    if not word:
+        return default
     if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
         return False
     raise ConfigError(f"{name}={describe(raw)} is not on or off: use 1/true/yes/on or 0/false/no/off")
+
+
+def read_seconds(env: Mapping[str, str], name: str, *, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > MAX_SECONDS:
+        raise ConfigError(
+            f"{name}={describe(raw)} is not a number of seconds: use a whole number from 0 to "
+            f"{MAX_SECONDS} (default {default})"
+        )
+    return int(raw)
+
+
+def read_count(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip() or "0"
+    if not raw.isdigit():
+        raise ConfigError(f"{name}={describe(raw)} is not a count: use a whole number, 0 for never")
+    return int(raw)
+
+
+def read_log_level(env: Mapping[str, str]) -> str:
+    raw = env.get("LOG_LEVEL", "").strip() or DEFAULT_LOG_LEVEL
+    if raw.lower() not in LOG_LEVELS:
+        raise ConfigError(
+            f"LOG_LEVEL={describe(raw)} is not a log level: use one of {', '.join(LOG_LEVELS)} "
+            f"(default {DEFAULT_LOG_LEVEL})"
+        )
+    return raw.lower()
+
+
+def read_forwarded_allow_ips(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Comma-separated addresses or networks of trusted proxies, or * for any client."""
+    raw = env.get("FORWARDED_ALLOW_IPS", "")
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    if items == ("*",):
+        return items
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"FORWARDED_ALLOW_IPS={describe(raw)}: {item!r} is not an IP address or network; "
+                "use a comma-separated list such as 10.0.0.0/8,127.0.0.1, or * to trust any client"
+            ) from None
+    return items
+
+
+def read_root_path(env: Mapping[str, str]) -> str:
+    raw = env.get("ROOT_PATH", "").strip()
+    if raw and (not raw.startswith("/") or raw.endswith("/") or " " in raw):
+        raise ConfigError(
+            f"ROOT_PATH={describe(raw)} is not a URL path prefix: use one that starts with / "
+            "and does not end with /, such as /myapp"
+        )
+    return raw
+
+
+def read_server_args(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("SERVER_ARGS", "")
+    try:
+        return tuple(shlex.split(raw))
+    except ValueError as error:
+        raise ConfigError(f"SERVER_ARGS={describe(raw)} cannot be split like a shell: {error}") from None
+
+
+def read_prestart(env: Mapping[str, str], app_dir: Path) -> Path | None:
+    """PRESTART names a script that must exist; without it, ./prestart.sh runs if present."""
+    raw = env.get("PRESTART", "").strip()
+    if not raw:
+        default = app_dir / "prestart.sh"
+        return default if default.is_file() else None
+    script = app_dir / raw
+    if not script.is_file():
+        raise ConfigError(f"PRESTART={describe(raw)}: there is no such file (looked at {script})")
+    return script

@@ -6,19 +6,33 @@ with one line on stderr and exit status 2.
 """
 
 import argparse
+import json
 import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import appmodule, config
-from .config import TARGET_VARIABLE, ConfigError, Settings
+from .config import (
+    TARGET_VARIABLE,
+    USER_SETTINGS_VARIABLE,
+    WRAPPING_VARIABLE,
+    AppTarget,
+    ConfigError,
+    Settings,
+)
 from .cpus import available_cpus
-from .servers import SERVERS, Server
+from .servers import SERVERS, SETTINGS, Server
 
 EXIT_BAD_SETTINGS = 2
+# Every variable of the contract, to tell which ones the user set.
+CONTRACT_VARIABLES = frozenset(
+    {variable for variables in SETTINGS.values() for variable in variables}
+    | {"APP_MODULE", "ROOT_PATH", "SERVER_ARGS", "PRESTART", "DJANGO_MIGRATE", "DJANGO_COLLECTSTATIC"}
+)
 
 
 @dataclass(frozen=True)
@@ -28,23 +42,29 @@ class Launch:
     settings: Settings
     argv: list[str]
     environment: dict[str, str]
+    notices: list[str]
 
 
 def main(args: Sequence[str] | None = None) -> int:
     options = parse_arguments(args)
     try:
         launch = prepare(os.environ, Path.cwd())
-        print(f"django-asgi: {summary(launch.settings)}", file=sys.stderr, flush=True)
+        say(summary(launch.settings))
+        for notice in launch.notices:
+            say(f"notice: {notice}")
         if options.print:
             print(shlex.join(launch.argv))
             return 0
-        if launch.settings.migrate:
-            migrate()
+        run_before_start(launch)
     except ConfigError as error:
-        print(f"django-asgi: error: {error}", file=sys.stderr)
+        say(f"error: {error}")
         return EXIT_BAD_SETTINGS
-    print(f"django-asgi: exec {shlex.join(launch.argv)}", file=sys.stderr, flush=True)
+    say(f"exec {shlex.join(launch.argv)}")
     os.execvpe(launch.argv[0], launch.argv, {**os.environ, **launch.environment})
+
+
+def say(line: str) -> None:
+    print(f"django-asgi: {line}", file=sys.stderr, flush=True)
 
 
 def parse_arguments(args: Sequence[str] | None) -> argparse.Namespace:
@@ -63,16 +83,40 @@ def parse_arguments(args: Sequence[str] | None) -> argparse.Namespace:
 
 def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
     """Validate every setting, cheapest first, then import the app once to check it."""
+    settings, server = read_settings(env, app_dir)
+    argv = server.command(settings)  # may refuse a setting the server cannot honour
+    appmodule.load(settings.app)
+    environment = server_environment(env, settings, server)
+    return Launch(settings, argv, environment, server.notices(settings))
+
+
+def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Server]:
     name, server = select_server(env)
     workers, workers_origin = config.read_workers(
         env, cpus=available_cpus(), multiprocess=server.multiprocess, server=name
     )
-    port, host = config.read_port(env), config.read_host(env)
-    migrate = config.read_flag(env, "DJANGO_MIGRATE", default=False)
-    target = appmodule.resolve(env, app_dir)
-    appmodule.load(target)
-    settings = Settings(name, target, host, port, workers, workers_origin, migrate)
-    return Launch(settings, server.command(settings), server_environment(env, target))
+    settings = Settings(
+        server=name,
+        host=config.read_host(env),
+        port=config.read_port(env),
+        workers=workers,
+        workers_origin=workers_origin,
+        log_level=config.read_log_level(env),
+        access_log=config.read_flag(env, "ACCESS_LOG", default=True),
+        forwarded_allow_ips=config.read_forwarded_allow_ips(env),
+        root_path=config.read_root_path(env),
+        graceful_timeout=config.read_seconds(env, "GRACEFUL_TIMEOUT", default=config.DEFAULT_GRACEFUL_TIMEOUT),
+        keep_alive=config.read_seconds(env, "KEEP_ALIVE", default=config.DEFAULT_KEEP_ALIVE),
+        max_requests=config.read_count(env, "MAX_REQUESTS"),
+        reload=config.read_flag(env, "RELOAD", default=False),
+        server_args=config.read_server_args(env),
+        migrate=config.read_flag(env, "DJANGO_MIGRATE", default=False),
+        collectstatic=config.read_flag(env, "DJANGO_COLLECTSTATIC", default=False),
+        prestart=config.read_prestart(env, app_dir),
+        explicit=frozenset(name for name in CONTRACT_VARIABLES if env.get(name, "").strip()),
+        app=appmodule.resolve(env, app_dir),
+    )
+    return settings, server
 
 
 def select_server(env: Mapping[str, str]) -> tuple[str, Server]:
@@ -88,22 +132,57 @@ def select_server(env: Mapping[str, str]) -> tuple[str, Server]:
     return name, SERVERS[name]
 
 
-def server_environment(env: Mapping[str, str], target: config.AppTarget) -> dict[str, str]:
-    """The app's root goes first on PYTHONPATH so every server and worker imports it alike."""
+def server_environment(env: Mapping[str, str], settings: Settings, server: Server) -> dict[str, str]:
+    """What the server's processes need to build the same wrapped app: the app's root first
+    on PYTHONPATH, the target, its wrapping, and the settings module it configured."""
+    return {
+        "PYTHONPATH": python_path(env, settings.app),
+        TARGET_VARIABLE: str(settings.app),
+        WRAPPING_VARIABLE: json.dumps(
+            {
+                "root_path": settings.root_path,
+                "middleware": [[m.factory, dict(m.kwargs)] for m in server.middleware(settings)],
+            }
+        ),
+        # the app's import set it (asgi.py's setdefault); runserver needs it by name
+        USER_SETTINGS_VARIABLE: os.environ.get("DJANGO_SETTINGS_MODULE", ""),
+    }
+
+
+def python_path(env: Mapping[str, str], target: AppTarget) -> str:
     path = [str(target.root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(path)), TARGET_VARIABLE: str(target)}
+    return os.pathsep.join(dict.fromkeys(path))
 
 
-def migrate() -> None:
-    """DJANGO_MIGRATE=1: apply migrations once, before any worker starts."""
+def run_before_start(launch: Launch) -> None:
+    """Prestart script, then migrate, then collectstatic: once, before any worker starts."""
+    settings = launch.settings
+    if settings.prestart:
+        run_prestart(settings.prestart, {**os.environ, **launch.environment})
+    if settings.migrate:
+        manage("DJANGO_MIGRATE", "migrate", interactive=False)
+    if settings.collectstatic:
+        manage("DJANGO_COLLECTSTATIC", "collectstatic", interactive=False, verbosity=0)
+
+
+def run_prestart(script: Path, env: Mapping[str, str]) -> None:
+    say(f"running prestart script {script}")
+    command = [str(script)] if os.access(script, os.X_OK) else ["sh", str(script)]
+    status = subprocess.run(command, env=env, check=False).returncode
+    if status != 0:
+        raise ConfigError(f"prestart script {script} failed with exit status {status}")
+
+
+def manage(variable: str, command: str, **options: object) -> None:
+    """A Django management command in this process (the app import configured Django)."""
     from django.core.management import call_command
     from django.db import connections
 
-    print("django-asgi: DJANGO_MIGRATE is on: running migrate", file=sys.stderr, flush=True)
+    say(f"{variable}=1: running {command}")
     try:
-        call_command("migrate", interactive=False, verbosity=1)
-    except Exception as error:  # a broken database or migration: one line, then exit
-        raise ConfigError(f"DJANGO_MIGRATE=1: migrate failed: {error}") from None
+        call_command(command, **options)
+    except Exception as error:  # a broken database, migration or STATIC_ROOT: one line, then exit
+        raise ConfigError(f"{variable}=1: {command} failed: {error}") from None
     finally:
         connections.close_all()  # no database handle may leak into the server
 
@@ -112,5 +191,16 @@ def summary(settings: Settings) -> str:
     """The resolved settings in one line, logged at every start and by --print."""
     s = settings
     workers = f"{s.workers} worker{'s' if s.workers != 1 else ''} ({s.workers_origin})"
-    migrate = "migrate first" if s.migrate else "no migrate"
-    return f"{s.server} serving {s.app} on {s.bind}, {workers}, {migrate}"
+    proxies = ",".join(s.forwarded_allow_ips) or "none"
+    before = [
+        step
+        for step, on in (("prestart", s.prestart), ("migrate", s.migrate), ("collectstatic", s.collectstatic))
+        if on
+    ]
+    return (
+        f"{s.server} serving {s.app} on {s.bind}, {workers}; log_level={s.log_level} "
+        f"access_log={'on' if s.access_log else 'off'} forwarded_allow_ips={proxies} "
+        f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
+        f"max_requests={s.max_requests or 'off'} reload={'on' if s.reload else 'off'} "
+        f"before start: {', '.join(before) or 'nothing'}"
+    )

@@ -2,27 +2,110 @@
 
 This is the only place that knows a server's command line. Every server has one entry per
 setting in `SETTINGS`; adding a setting to the contract is one line in each `options`.
-Facts behind the fixed flags: ../shared/docs/servers.md (and each server's `--help`).
+An entry gives flags, an ASGI middleware the image's app applies, a refusal (a setting
+the server cannot honour safely) or a notice (one it ignores, said at start).
+Facts behind the choices: ../shared/docs/servers.md, and each server's `--help`.
 """
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .config import Settings
+from .config import ConfigError, Settings
 
 Args = tuple[str, ...]
-Option = Callable[[Settings], Args]
 
-# The ASGI application every server loads: the user's app behind a lifespan answerer.
+# The ASGI application every server loads: the user's app behind the image's wrapper.
 APP_TARGET = "django_asgi.app:application"
 
-# The contract settings each server's table must map (to flags, or to nothing on purpose).
-SETTINGS = ("bind", "workers")
+# The contract settings each server's table maps, and the variables behind them.
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "bind": ("HOST", "PORT"),
+    "workers": ("WEB_CONCURRENCY",),
+    "log_level": ("LOG_LEVEL",),
+    "access_log": ("ACCESS_LOG",),
+    "forwarded": ("FORWARDED_ALLOW_IPS",),
+    "graceful_timeout": ("GRACEFUL_TIMEOUT",),
+    "keep_alive": ("KEEP_ALIVE",),
+    "max_requests": ("MAX_REQUESTS",),
+    "reload": ("RELOAD",),
+}
+
+
+@dataclass(frozen=True)
+class Middleware:
+    """An ASGI middleware factory the image's app wraps the user's app in: factory(app, **kwargs)."""
+
+    factory: str  # module:callable
+    kwargs: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What one setting does to one server."""
+
+    args: Args = ()
+    middleware: tuple[Middleware, ...] = ()
+    notice: str = ""  # said at start when the user set the variable
+
+
+Option = Callable[[Settings], Effect]
 
 
 def flag(*templates: str) -> Option:
-    """Flags formatted from the settings, e.g. flag("--port", "{port}"); none for flag()."""
-    return lambda settings: tuple(t.format_map(settings.template_values()) for t in templates)
+    """Flags formatted from the settings, e.g. flag("--port", "{port}"); nothing for flag()."""
+    return lambda s: Effect(tuple(t.format_map(s.template_values()) for t in templates))
+
+
+NOTHING: Option = flag()
+
+
+def switch(test: Callable[[Settings], bool], on: Option, off: Option = NOTHING) -> Option:
+    """`on` where the settings pass the test, `off` elsewhere."""
+    return lambda s: on(s) if test(s) else off(s)
+
+
+def ignored(reason: str) -> Option:
+    """The server has no such knob; starting anyway is safe, and the start-up line says so."""
+    return lambda s: Effect(notice=reason)
+
+
+def refuse(reason: str) -> Option:
+    """Starting would silently do something other than what the user asked for."""
+
+    def option(settings: Settings) -> Effect:
+        raise ConfigError(reason)
+
+    return option
+
+
+def wrap(factory: str, **kwargs: object) -> Option:
+    """A middleware; a callable keyword value is computed from the settings."""
+
+    def option(settings: Settings) -> Effect:
+        values = {key: value(settings) if callable(value) else value for key, value in kwargs.items()}
+        return Effect(middleware=(Middleware(factory, values),))
+
+    return option
+
+
+def trusted_proxies(settings: Settings) -> bool:
+    return bool(settings.forwarded_allow_ips)
+
+
+def any_proxy_only(server: str, mechanism: str, then: Option) -> Option:
+    """For servers whose proxy-header support cannot be limited to given addresses: `*`
+    turns it on, a list of addresses is refused rather than trusted too widely."""
+
+    def option(settings: Settings) -> Effect:
+        if settings.forwarded_allow_ips and not settings.trusts_every_proxy:
+            raise ConfigError(
+                f"FORWARDED_ALLOW_IPS={','.join(settings.forwarded_allow_ips)!r} cannot be honoured: "
+                f"{server}'s {mechanism} cannot be limited to given addresses; set * if every "
+                "request reaches it through your proxy, or leave it unset"
+            )
+        return then(settings) if settings.trusts_every_proxy else Effect()
+
+    return option
 
 
 @dataclass(frozen=True)
@@ -30,21 +113,59 @@ class Server:
     program: Args  # the command and the flags this image always passes
     options: Mapping[str, Option]  # one entry for each name in SETTINGS
     multiprocess: bool = True  # False: one process, WEB_CONCURRENCY > 1 is refused
+    # RELOAD=1 for a server without a reloader of its own: a whole other command
+    reload_command: Callable[[Settings], list[str]] | None = None
+
+    def effects(self, settings: Settings) -> list[Effect]:
+        return [self.options[name](settings) for name in SETTINGS]
 
     def command(self, settings: Settings) -> list[str]:
+        if settings.reload and self.reload_command:
+            return self.reload_command(settings)
         argv = list(self.program)
-        for name in SETTINGS:
-            argv += self.options[name](settings)
-        return [*argv, APP_TARGET]
+        for effect in self.effects(settings):
+            argv += effect.args
+        return [*argv, *settings.server_args, APP_TARGET]
+
+    def middleware(self, settings: Settings) -> list[Middleware]:
+        return [m for effect in self.effects(settings) for m in effect.middleware]
+
+    def notices(self, settings: Settings) -> list[str]:
+        """What the server will not do of what the user explicitly asked."""
+        return [
+            f"{'/'.join(variables)}: {effect.notice}"
+            for (name, variables), effect in zip(SETTINGS.items(), self.effects(settings), strict=True)
+            if effect.notice and settings.explicit.intersection(variables)
+        ]
+
+
+def daphne_runserver(settings: Settings) -> list[str]:
+    """Django's runserver, served by daphne (django_asgi.runserver puts "daphne" first)."""
+    return [
+        "python", "-m", "django", "runserver", "--settings", "django_asgi.runserver",
+        *(["-6"] if ":" in settings.host else []), settings.bind, *settings.server_args,
+    ]  # fmt: skip
+
+
+# daphne's -v: 0 errors only, 1 information, 2 debugging.
+DAPHNE_VERBOSITY = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}
 
 
 SERVERS: dict[str, Server] = {
     "daphne": Server(
         program=("daphne",),
         multiprocess=False,  # daphne has no worker option: one Twisted reactor
+        reload_command=daphne_runserver,
         options={
             "bind": flag("--bind", "{host}", "--port", "{port}"),
             "workers": flag(),
+            "log_level": lambda s: Effect(("--verbosity", DAPHNE_VERBOSITY[s.log_level])),
+            "access_log": switch(lambda s: s.access_log, flag("--access-log", "-"), flag("--access-log", "/dev/null")),
+            "forwarded": any_proxy_only("daphne", "--proxy-headers", flag("--proxy-headers")),
+            "graceful_timeout": ignored("daphne does not drain requests on SIGTERM"),
+            "keep_alive": ignored("daphne keeps idle connections by Twisted's own timeout"),
+            "max_requests": ignored("daphne is one process and never recycles it"),
+            "reload": flag(),  # reload_command
         },
     ),
     "hypercorn": Server(
@@ -53,6 +174,21 @@ SERVERS: dict[str, Server] = {
         options={
             "bind": flag("--bind", "{bind}"),
             "workers": flag("--workers", "{workers}"),
+            "log_level": flag("--log-level", "{log_level}"),
+            "access_log": switch(lambda s: s.access_log, flag("--access-logfile", "-")),
+            # hypercorn's documented middleware trusts the nearest hop, not addresses
+            "forwarded": any_proxy_only(
+                "hypercorn",
+                "ProxyFixMiddleware",
+                wrap("hypercorn.middleware:ProxyFixMiddleware", mode="legacy", trusted_hops=1),
+            ),
+            "graceful_timeout": flag("--graceful-timeout", "{graceful_timeout}"),
+            "keep_alive": flag("--keep-alive", "{keep_alive}"),
+            "max_requests": switch(
+                lambda s: s.max_requests > 0,
+                flag("--max-requests", "{max_requests}", "--max-requests-jitter", "{max_requests_jitter}"),
+            ),
+            "reload": switch(lambda s: s.reload, flag("--reload")),
         },
     ),
     "uvicorn": Server(
@@ -70,6 +206,17 @@ SERVERS: dict[str, Server] = {
         options={
             "bind": flag("--bind", "{bind}"),
             "workers": flag("--workers", "{workers}"),
+            "log_level": flag("--log-level", "{log_level}"),
+            "access_log": switch(lambda s: s.access_log, flag("--access-logfile", "-")),
+            # uvicorn's proxy headers, limited to these addresses (gunicorn passes them on)
+            "forwarded": flag("--forwarded-allow-ips", "{forwarded_allow_ips}"),
+            "graceful_timeout": flag("--graceful-timeout", "{graceful_timeout}"),
+            "keep_alive": flag("--keep-alive", "{keep_alive}"),
+            "max_requests": switch(
+                lambda s: s.max_requests > 0,
+                flag("--max-requests", "{max_requests}", "--max-requests-jitter", "{max_requests_jitter}"),
+            ),
+            "reload": switch(lambda s: s.reload, flag("--reload")),
         },
     ),
     "granian": Server(
@@ -85,6 +232,26 @@ SERVERS: dict[str, Server] = {
         options={
             "bind": flag("--host", "{host}", "--port", "{port}"),
             "workers": flag("--workers", "{workers}"),
+            "log_level": flag("--log-level", "{log_level}"),
+            "access_log": switch(lambda s: s.access_log, flag("--access-log"), flag("--no-access-log")),
+            "forwarded": switch(
+                trusted_proxies,
+                wrap(
+                    "granian.utils.proxies:wrap_asgi_with_proxy_headers",
+                    trusted_hosts=lambda s: list(s.forwarded_allow_ips),  # granian's documented helper
+                ),
+            ),
+            "graceful_timeout": flag("--workers-kill-timeout", "{graceful_timeout}"),
+            "keep_alive": switch(
+                lambda s: s.keep_alive == 0,
+                flag("--no-http1-keep-alive"),
+                ignored("granian keeps idle HTTP/1 connections by its own timer; 0 turns keep-alive off"),
+            ),
+            "max_requests": switch(
+                lambda s: s.max_requests > 0,
+                ignored("granian recycles workers by age (--workers-lifetime) or memory, not requests"),
+            ),
+            "reload": switch(lambda s: s.reload, flag("--reload")),
         },
     ),
 }

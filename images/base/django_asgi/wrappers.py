@@ -1,8 +1,4 @@
-"""Answering the ASGI lifespan scope for an application that rejects it, as Django does.
-
-Django raises on the lifespan scope, so hypercorn logs "Lifespan error" and the uvicorn
-worker "lifespan unsupported" at every start. Answering it here makes every server quiet.
-"""
+"""The image's ASGI wrappers around the user's application, the same on every server."""
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -15,7 +11,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def with_lifespan(app: ASGIApp) -> ASGIApp:
-    """`app` for HTTP and WebSocket; lifespan startup and shutdown acknowledged here."""
+    """`app` for HTTP and WebSocket; lifespan startup and shutdown acknowledged here.
+
+    Django raises on the lifespan scope, so hypercorn logs "Lifespan error" and the uvicorn
+    worker "lifespan unsupported" at every start; answered here, every server is quiet."""
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -35,3 +34,16 @@ async def answer_lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def with_root_path(app: ASGIApp, root_path: str) -> ASGIApp:
+    """ROOT_PATH: the URL prefix a proxy mounts the app on, as ASGI's root_path. Django
+    strips it from the path when the proxy passed it on, and adds it to the URLs it builds.
+    Done here rather than with each server's flag, whose meanings differ."""
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "root_path": root_path}
+        await app(scope, receive, send)
+
+    return application
