@@ -83,14 +83,23 @@ class Container:
         return testinfra.get_host(f"docker://root@{self.id}")
 
     def logs(self) -> str:
-        result = subprocess.run(["docker", "logs", self.id], capture_output=True, text=True, check=False)
-        return result.stdout + result.stderr
+        return self.stdout() + self.stderr()
+
+    def stdout(self) -> str:
+        return self._logs().stdout
+
+    def stderr(self) -> str:
+        return self._logs().stderr
+
+    def _logs(self) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "logs", self.id], capture_output=True, text=True, check=False)
 
 
-def start_container(tag: str, *options: str) -> Container:
-    container_id = docker("run", "--detach", "--publish", "127.0.0.1::8000", *options, tag).strip()
-    port = docker("port", container_id, "8000/tcp").splitlines()[0].rsplit(":", 1)[1]
-    return Container(container_id, f"http://127.0.0.1:{port}")
+def start_container(tag: str, *options: str, port: int = 8000) -> Container:
+    """`docker run` the image with `port` published on a free loopback port."""
+    container_id = docker("run", "--detach", "--publish", f"127.0.0.1::{port}", *options, tag).strip()
+    host_port = docker("port", container_id, f"{port}/tcp").splitlines()[0].rsplit(":", 1)[1]
+    return Container(container_id, f"http://127.0.0.1:{host_port}")
 
 
 def wait_until_healthy(container: Container, path: str = "/healthz") -> None:

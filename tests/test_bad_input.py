@@ -1,6 +1,7 @@
 """Bad settings end at the launcher: exit status 2 and one line on stderr, on every server."""
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from harness import image
@@ -16,25 +17,67 @@ BAD_SETTINGS = {
     "missing-module": ({"APP_MODULE": "nope.asgi:app"}, "there is no module 'nope'"),
     "missing-attribute": ({"APP_MODULE": "hello_django.asgi:missing"}, "has no attribute 'missing'"),
     "unknown-server": ({"ASGI_SERVER": "tornado"}, "ASGI_SERVER='tornado' is not a server of this image"),
+    "log-level": ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not a log level"),
+    "graceful-timeout": ({"GRACEFUL_TIMEOUT": "-1"}, "GRACEFUL_TIMEOUT='-1' is not a number of seconds"),
+    "access-log": ({"ACCESS_LOG": "maybe"}, "ACCESS_LOG='maybe' is not on or off"),
+    "keep-alive": ({"KEEP_ALIVE": "long"}, "KEEP_ALIVE='long' is not a number of seconds"),
+    "max-requests": ({"MAX_REQUESTS": "lots"}, "MAX_REQUESTS='lots' is not a count"),
+    "proxy-address": ({"FORWARDED_ALLOW_IPS": "proxy.local"}, "'proxy.local' is not an IP address or network"),
+    "root-path": ({"ROOT_PATH": "sub/"}, "ROOT_PATH='sub/' is not a URL path prefix"),
+    "server-args": ({"SERVER_ARGS": "--name 'unclosed"}, "cannot be split like a shell"),
+    "prestart-missing": ({"PRESTART": "setup.sh"}, "PRESTART='setup.sh': there is no such file"),
+}
+# What only some servers refuse: (server, environment, message).
+REFUSED = {
+    "daphne-workers": ("daphne", {"WEB_CONCURRENCY": "2"}, "daphne serves from one process"),
+    "daphne-proxy-list": ("daphne", {"FORWARDED_ALLOW_IPS": "10.0.0.1"}, "cannot be honoured: daphne's"),
+    "hypercorn-proxy-list": ("hypercorn", {"FORWARDED_ALLOW_IPS": "10.0.0.1"}, "cannot be honoured: hypercorn's"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
-def test_bad_setting_is_one_line_and_exit_2(server: str, case: str) -> None:
-    env, message = BAD_SETTINGS[case]
-    options = [f"--env={name}={value}" for name, value in env.items()]
-    result = subprocess.run(
-        ["docker", "run", "--rm", *options, image(f"sample-{server}")],
+def run_launcher(tag: str, env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
+    settings = [f"--env={name}={value}" for name, value in env.items()]
+    return subprocess.run(
+        ["docker", "run", "--rm", *settings, *options, tag],
         capture_output=True,
         text=True,
         timeout=60,  # a guard against a hang, not a timing assertion
         check=False,
     )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("django-asgi: error: ")
+    assert result.stderr.startswith("django-asgi: error: "), result.stderr
     assert message in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
+def test_bad_setting_is_one_line_and_exit_2(server: str, case: str) -> None:
+    env, message = BAD_SETTINGS[case]
+    assert_one_line_error(run_launcher(image(f"sample-{server}"), env), message)
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_settings_a_server_cannot_honour_are_refused(case: str) -> None:
+    server, env, message = REFUSED[case]
+    assert_one_line_error(run_launcher(image(f"sample-{server}"), env), message)
+
+
+def test_no_project_found(server: str) -> None:
+    """The variant image itself has an empty /app."""
+    assert_one_line_error(run_launcher(image(server), {}), "APP_MODULE is not set and no asgi.py was found under /app")
+
+
+def test_two_projects_found(server: str, tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "asgi.py").write_text("application = None\n")
+    tmp_path.chmod(0o755)
+    result = run_launcher(image(server), {}, f"--volume={tmp_path}:/app:ro")
+    assert_one_line_error(result, "APP_MODULE is not set and 2 asgi.py files were found")
 
 
 def test_the_base_image_says_to_pick_a_server() -> None:
@@ -43,3 +86,13 @@ def test_the_base_image_says_to_pick_a_server() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith("django-asgi: error: ASGI_SERVER is not set")
+
+
+def test_a_failing_prestart_stops_the_start(server: str, tmp_path: Path) -> None:
+    script = tmp_path / "prestart.sh"
+    script.write_text("echo checking the database >&2\nexit 3\n")
+    script.chmod(0o644)
+    result = run_launcher(image(f"sample-{server}"), {}, f"--volume={script}:/app/prestart.sh:ro")
+    assert result.returncode == 2
+    assert result.stderr.endswith("django-asgi: error: prestart script /app/prestart.sh failed with exit status 3\n")
+    assert "checking the database" in result.stderr

@@ -142,9 +142,12 @@ def test_wrapping_root_path() -> None:
     async def app(scope, receive, send) -> None:
         seen.append(scope)
 
-    asyncio.run(with_root_path(app, "/sub")({"type": "http", "path": "/x"}, None, None))
-    asyncio.run(with_root_path(app, "/sub")({"type": "lifespan"}, None, None))
-    assert seen == [{"type": "http", "path": "/x", "root_path": "/sub"}, {"type": "lifespan"}]
+    wrapped = with_root_path(app, "/sub")
+    for path in ("/x", "/sub/x", "/sub", "/subway"):
+        asyncio.run(wrapped({"type": "http", "path": path}, None, None))
+    asyncio.run(wrapped({"type": "lifespan"}, None, None))
+    assert [scope.get("path") for scope in seen] == ["/sub/x", "/sub/x", "/sub", "/sub/subway", None]
+    assert [scope.get("root_path") for scope in seen] == ["/sub"] * 4 + [None]
 
 
 # ---- reading the environment ------------------------------------------------------------

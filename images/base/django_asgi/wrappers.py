@@ -37,13 +37,17 @@ async def answer_lifespan(receive: Receive, send: Send) -> None:
 
 
 def with_root_path(app: ASGIApp, root_path: str) -> ASGIApp:
-    """ROOT_PATH: the URL prefix a proxy mounts the app on, as ASGI's root_path. Django
-    strips it from the path when the proxy passed it on, and adds it to the URLs it builds.
-    Done here rather than with each server's flag, whose meanings differ."""
+    """ROOT_PATH: the URL prefix a proxy mounts the app on, as ASGI's root_path. ASGI's
+    `path` includes the prefix; a proxy that strips it gets it put back, so Django sees the
+    same request either way and builds URLs with the prefix. Done here rather than with each
+    server's flag, as their meanings differ."""
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            scope = {**scope, "root_path": root_path}
+            path = scope["path"]
+            if path != root_path and not path.startswith(f"{root_path}/"):
+                path = root_path + path
+            scope = {**scope, "root_path": root_path, "path": path}
         await app(scope, receive, send)
 
     return application
