@@ -11,17 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import testinfra
 from harness import (
     BUILD_GROUPS,
     ROOT,
     Container,
-    docker,
     image,
-    remove_container,
+    running,
     servers,
-    start_container,
-    wait_until_healthy,
+    toolbox_for,
 )
 
 
@@ -57,20 +54,12 @@ def variant_image(family: None, server: str) -> str:
 @pytest.fixture(scope="session")
 def sample(family: None, server: str) -> Iterator[Container]:
     """The sample project served by `server`, answering on a loopback port."""
-    container = start_container(image(f"sample-{server}"))
-    try:
-        wait_until_healthy(container)
+    with running(image(f"sample-{server}")) as container:
         yield container
-    finally:
-        remove_container(container.id)
 
 
 @pytest.fixture(scope="session")
 def toolbox(family: None, sample: Container) -> Iterator[Any]:
-    """testinfra host of a toolbox container inside the sample's PID and network namespaces."""
-    shared = f"container:{sample.id}"
-    toolbox_id = docker("run", "--detach", "--pid", shared, "--network", shared, image("toolbox")).strip()
-    try:
-        yield testinfra.get_host(f"docker://{toolbox_id}")
-    finally:
-        remove_container(toolbox_id)
+    """A toolbox in the sample container's PID and network namespaces (testinfra host)."""
+    with toolbox_for(sample) as host:
+        yield host

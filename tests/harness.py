@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -119,3 +121,26 @@ def wait_until_healthy(container: Container, path: str = "/healthz") -> None:
 
 def remove_container(container_id: str) -> None:
     docker("rm", "--force", "--volumes", container_id, check=False)
+
+
+@contextmanager
+def running(tag: str, *options: str, port: int = 8000) -> Iterator[Container]:
+    """A container of `tag` answering /healthz, removed afterwards whatever happens."""
+    container = start_container(tag, *options, port=port)
+    try:
+        wait_until_healthy(container)
+        yield container
+    finally:
+        remove_container(container.id)
+
+
+@contextmanager
+def toolbox_for(container: Container) -> Iterator[Any]:
+    """testinfra host of a toolbox container inside `container`'s PID and network namespaces:
+    ps and ss, which the slim images rightly lack, see its processes and sockets."""
+    shared = f"container:{container.id}"
+    toolbox_id = docker("run", "--detach", "--pid", shared, "--network", shared, image("toolbox")).strip()
+    try:
+        yield testinfra.get_host(f"docker://{toolbox_id}")
+    finally:
+        remove_container(toolbox_id)

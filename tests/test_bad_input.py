@@ -1,10 +1,11 @@
 """Bad settings end at the launcher: exit status 2 and one line on stderr, on every server."""
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from harness import image
+from harness import ROOT, image
 
 pytestmark = pytest.mark.usefixtures("family")
 
@@ -96,3 +97,17 @@ def test_a_failing_prestart_stops_the_start(server: str, tmp_path: Path) -> None
     assert result.returncode == 2
     assert result.stderr.endswith("django-asgi: error: prestart script /app/prestart.sh failed with exit status 3\n")
     assert "checking the database" in result.stderr
+
+
+def test_a_broken_urlconf_stops_the_start_with_its_line(server: str, tmp_path: Path) -> None:
+    """The launcher loads the URLconf too, so a broken view module is one line, not 500s."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "sample_app", project)
+    urls = project / "hello_django" / "urls.py"
+    urls.write_text(urls.read_text() + "raise RuntimeError('broken urls')\n")
+    lines = len(urls.read_text().splitlines())
+    for path in [tmp_path, project, *project.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    result = run_launcher(image(f"sample-{server}"), {}, f"--volume={project}:/app:ro")
+    message = f"importing hello_django.asgi failed: RuntimeError: broken urls (at /app/hello_django/urls.py:{lines})"
+    assert_one_line_error(result, message)

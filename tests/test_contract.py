@@ -4,39 +4,22 @@ of the sample project with one setting changed and looks at what the server does
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-import testinfra
-from harness import ROOT, Container, docker, image, remove_container, start_container, wait_until_healthy
+from harness import ROOT, Container, image, running, toolbox_for
 
 pytestmark = pytest.mark.usefixtures("family")
 
 MULTIPROCESS = ("hypercorn", "uvicorn", "granian")
 
 
-@contextmanager
-def serving(server: str, *options: str, port: int = 8000) -> Iterator[Container]:
-    """The sample project on `server` with extra `docker run` options, removed afterwards."""
-    container = start_container(image(f"sample-{server}"), *options, port=port)
-    try:
-        wait_until_healthy(container)
-        yield container
-    finally:
-        remove_container(container.id)
-
-
-@contextmanager
-def toolbox_of(container: Container) -> Iterator:
-    shared = f"container:{container.id}"
-    toolbox_id = docker("run", "--detach", "--pid", shared, "--network", shared, image("toolbox")).strip()
-    try:
-        yield testinfra.get_host(f"docker://{toolbox_id}")
-    finally:
-        remove_container(toolbox_id)
+def serving(server: str, *options: str, port: int = 8000) -> AbstractContextManager[Container]:
+    """The sample project on `server` with extra `docker run` options."""
+    return running(image(f"sample-{server}"), *options, port=port)
 
 
 def index(container: Container, **kwargs: object) -> dict:
@@ -45,13 +28,13 @@ def index(container: Container, **kwargs: object) -> dict:
     return response.json()
 
 
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+def eventually(check: Callable[[], bool], what: str, timeout: float = 30, interval: float = 0.25) -> None:
     """Poll `check` until it holds; logs and servers take a moment to show an effect."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.25)
+        time.sleep(interval)
     pytest.fail(f"{what}: not seen within {timeout:g} s", pytrace=False)
 
 
@@ -76,13 +59,13 @@ def test_port_moves(server: str) -> None:
 
 @pytest.mark.parametrize("server", MULTIPROCESS)
 def test_web_concurrency_sets_the_worker_count(server: str) -> None:
-    with serving(server, "--env=WEB_CONCURRENCY=3") as container, toolbox_of(container) as toolbox:
+    with serving(server, "--env=WEB_CONCURRENCY=3") as container, toolbox_for(container) as toolbox:
         eventually(lambda: len(workers(toolbox)) == 3, "3 workers")
 
 
 @pytest.mark.parametrize("server", MULTIPROCESS)
 def test_one_cpu_means_one_worker_by_default(server: str) -> None:
-    with serving(server, "--cpus=1") as container, toolbox_of(container) as toolbox:
+    with serving(server, "--cpus=1") as container, toolbox_for(container) as toolbox:
         assert "1 worker (1 CPU available)" in container.stderr()
         eventually(lambda: len(workers(toolbox)) == 1, "1 worker")
 
@@ -172,12 +155,15 @@ def test_reload_picks_up_an_edited_view(server: str, editable_project: Path) -> 
     with serving(server, "--env=RELOAD=1", f"--volume={editable_project}:/app:ro") as container:
         assert index(container)["message"] == "Hello from Django over ASGI"
         views = editable_project / "hello" / "views.py"
-        views.write_text(views.read_text().replace("Hello from Django over ASGI", "Hello again"))
+        edited_source = views.read_text().replace("Hello from Django over ASGI", "Hello again")
 
         def edited() -> bool:
+            # (re)write the file each time: a reloader that took its first look at the
+            # files after an earlier write would not count that write as a change
+            views.write_text(edited_source)
             try:
                 return httpx.get(container.url + "/", timeout=5).json()["message"] == "Hello again"
             except (httpx.TransportError, ValueError):
                 return False  # restarting
 
-        eventually(edited, "the edited view")
+        eventually(edited, "the edited view", interval=1.0)

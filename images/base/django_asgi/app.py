@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 
+from .appmodule import load_urlconf
 from .config import TARGET_VARIABLE, WRAPPING_VARIABLE
 from .wrappers import ASGIApp, with_lifespan, with_root_path
 
@@ -21,6 +22,7 @@ def load(dotted: str) -> object:
 
 def build() -> ASGIApp:
     app = load(os.environ[TARGET_VARIABLE])
+    load_urlconf()
     wrapping = json.loads(os.environ.get(WRAPPING_VARIABLE, "{}"))
     for factory, kwargs in wrapping.get("middleware", []):
         app = load(factory)(app, **kwargs)

@@ -111,6 +111,10 @@ def load(target: AppTarget) -> object:
         raise ConfigError(failed_import(target, error)) from None
     except Exception as error:  # the user's code raised while importing: say where, once
         raise ConfigError(failed_import(target, error)) from None
+    try:
+        load_urlconf()
+    except Exception as error:  # a broken urls.py or view module: say where, once
+        raise ConfigError(failed_import(target, error)) from None
     application = getattr(module, target.attribute, None)
     if application is None:
         raise ConfigError(
@@ -134,3 +138,20 @@ def failed_import(target: AppTarget, error: BaseException) -> str:
     where = f" (at {frame.filename}:{frame.lineno})" if frame else ""
     message = "".join(traceback.format_exception_only(error)).strip().splitlines()[-1]
     return f"importing {target.module} failed: {message}{where}"
+
+
+def load_urlconf() -> None:
+    """Import Django's URLconf, and so the views, now rather than at the first request.
+
+    A broken urls.py or view module then stops the start with one line instead of failing
+    requests; the first request does not pay for the imports; and reloaders that watch the
+    modules a process has imported at start (hypercorn's) see the views too.
+    """
+    if "django" not in sys.modules:
+        return  # not a Django application
+    from django.conf import settings
+
+    if settings.configured:
+        from django.urls import get_resolver
+
+        get_resolver().url_patterns  # noqa: B018 (the import is the point)

@@ -151,6 +151,22 @@ def daphne_runserver(settings: Settings) -> list[str]:
 DAPHNE_VERBOSITY = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}
 
 
+# hypercorn took gunicorn's command line: the settings both spell alike.
+GUNICORN_STYLE: dict[str, Option] = {
+    "bind": flag("--bind", "{bind}"),
+    "workers": flag("--workers", "{workers}"),
+    "log_level": flag("--log-level", "{log_level}"),
+    "access_log": switch(lambda s: s.access_log, flag("--access-logfile", "-")),
+    "graceful_timeout": flag("--graceful-timeout", "{graceful_timeout}"),
+    "keep_alive": flag("--keep-alive", "{keep_alive}"),
+    "max_requests": switch(
+        lambda s: s.max_requests > 0,
+        flag("--max-requests", "{max_requests}", "--max-requests-jitter", "{max_requests_jitter}"),
+    ),
+    "reload": switch(lambda s: s.reload, flag("--reload")),
+}
+
+
 SERVERS: dict[str, Server] = {
     "daphne": Server(
         program=("daphne",),
@@ -172,23 +188,13 @@ SERVERS: dict[str, Server] = {
         # uvloop: +34% requests/s on a Django view over asyncio (servers.md)
         program=("hypercorn", "--worker-class", "uvloop"),
         options={
-            "bind": flag("--bind", "{bind}"),
-            "workers": flag("--workers", "{workers}"),
-            "log_level": flag("--log-level", "{log_level}"),
-            "access_log": switch(lambda s: s.access_log, flag("--access-logfile", "-")),
+            **GUNICORN_STYLE,
             # hypercorn's documented middleware trusts the nearest hop, not addresses
             "forwarded": any_proxy_only(
                 "hypercorn",
                 "ProxyFixMiddleware",
                 wrap("hypercorn.middleware:ProxyFixMiddleware", mode="legacy", trusted_hops=1),
             ),
-            "graceful_timeout": flag("--graceful-timeout", "{graceful_timeout}"),
-            "keep_alive": flag("--keep-alive", "{keep_alive}"),
-            "max_requests": switch(
-                lambda s: s.max_requests > 0,
-                flag("--max-requests", "{max_requests}", "--max-requests-jitter", "{max_requests_jitter}"),
-            ),
-            "reload": switch(lambda s: s.reload, flag("--reload")),
         },
     ),
     "uvicorn": Server(
@@ -204,19 +210,9 @@ SERVERS: dict[str, Server] = {
             "--no-control-socket",
         ),
         options={
-            "bind": flag("--bind", "{bind}"),
-            "workers": flag("--workers", "{workers}"),
-            "log_level": flag("--log-level", "{log_level}"),
-            "access_log": switch(lambda s: s.access_log, flag("--access-logfile", "-")),
+            **GUNICORN_STYLE,
             # uvicorn's proxy headers, limited to these addresses (gunicorn passes them on)
             "forwarded": flag("--forwarded-allow-ips", "{forwarded_allow_ips}"),
-            "graceful_timeout": flag("--graceful-timeout", "{graceful_timeout}"),
-            "keep_alive": flag("--keep-alive", "{keep_alive}"),
-            "max_requests": switch(
-                lambda s: s.max_requests > 0,
-                flag("--max-requests", "{max_requests}", "--max-requests-jitter", "{max_requests_jitter}"),
-            ),
-            "reload": switch(lambda s: s.reload, flag("--reload")),
         },
     ),
     "granian": Server(
