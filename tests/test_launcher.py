@@ -82,12 +82,19 @@ def test_each_setting_reaches_each_server(name: str, setting: str) -> None:
     line = command_line(name, **values)
     if name in expected:
         assert f" {expected[name]} " in line
-    if not (name == "daphne" and setting == "reload"):
+    if not (name == "daphne" and setting == "reload"):  # runserver takes no app argument
         assert line.endswith(servers.APP_TARGET)
 
 
 def test_server_args_come_last_before_the_app() -> None:
     assert command_line("granian", server_args=("--backlog", "64")).endswith(f"--backlog 64 {servers.APP_TARGET}")
+
+
+def test_uvicorn_reloads_with_its_own_reloader_not_gunicorns() -> None:
+    assert command_line("uvicorn", reload=True, access_log=False) == (
+        "uvicorn --reload --host 0.0.0.0 --port 8000 --log-level info --no-access-log --forwarded-allow-ips '' "
+        "django_asgi.app:application"
+    )
 
 
 def test_daphne_reloads_with_djangos_runserver() -> None:

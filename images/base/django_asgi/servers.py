@@ -147,6 +147,17 @@ def daphne_runserver(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+def uvicorn_reload(settings: Settings) -> list[str]:
+    """uvicorn's own reloader: gunicorn's --reload cannot restart uvicorn workers (its
+    reloader thread calls sys.exit in itself: https://github.com/benoitc/gunicorn/issues/2339)."""
+    return [
+        "uvicorn", "--reload", "--host", settings.host, "--port", str(settings.port),
+        "--log-level", settings.log_level, *([] if settings.access_log else ["--no-access-log"]),
+        "--forwarded-allow-ips", ",".join(settings.forwarded_allow_ips),
+        *settings.server_args, APP_TARGET,
+    ]  # fmt: skip
+
+
 # daphne's -v: 0 errors only, 1 information, 2 debugging.
 DAPHNE_VERBOSITY = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}
 
@@ -198,6 +209,7 @@ SERVERS: dict[str, Server] = {
         },
     ),
     "uvicorn": Server(
+        reload_command=uvicorn_reload,
         program=(
             "gunicorn",
             # the maintained worker; uvicorn.workers.UvicornWorker is deprecated
@@ -213,6 +225,7 @@ SERVERS: dict[str, Server] = {
             **GUNICORN_STYLE,
             # uvicorn's proxy headers, limited to these addresses (gunicorn passes them on)
             "forwarded": flag("--forwarded-allow-ips", "{forwarded_allow_ips}"),
+            "reload": flag(),  # reload_command: uvicorn's own reloader
         },
     ),
     "granian": Server(
