@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -144,3 +145,13 @@ def toolbox_for(container: Container) -> Iterator[Any]:
         yield testinfra.get_host(f"docker://{toolbox_id}")
     finally:
         remove_container(toolbox_id)
+
+
+def readable_copy_of_sample(tmp_path: Path) -> Path:
+    """A copy of sample_app/ in tmp_path that the image's user (10001) can read, to
+    bind-mount over /app and change."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "sample_app", project)
+    for path in [tmp_path, project, *project.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return project

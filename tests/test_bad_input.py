@@ -1,11 +1,10 @@
 """Bad settings end at the launcher: exit status 2 and one line on stderr, on every server."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from harness import ROOT, image
+from harness import image, readable_copy_of_sample
 
 pytestmark = pytest.mark.usefixtures("family")
 
@@ -101,13 +100,10 @@ def test_a_failing_prestart_stops_the_start(server: str, tmp_path: Path) -> None
 
 def test_a_broken_urlconf_stops_the_start_with_its_line(server: str, tmp_path: Path) -> None:
     """The launcher loads the URLconf too, so a broken view module is one line, not 500s."""
-    project = tmp_path / "project"
-    shutil.copytree(ROOT / "sample_app", project)
+    project = readable_copy_of_sample(tmp_path)
     urls = project / "hello_django" / "urls.py"
     urls.write_text(urls.read_text() + "raise RuntimeError('broken urls')\n")
     lines = len(urls.read_text().splitlines())
-    for path in [tmp_path, project, *project.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
     result = run_launcher(image(f"sample-{server}"), {}, f"--volume={project}:/app:ro")
     message = f"importing hello_django.asgi failed: RuntimeError: broken urls (at /app/hello_django/urls.py:{lines})"
     assert_one_line_error(result, message)

@@ -1,7 +1,6 @@
 """The runtime contract takes effect on every server: each test starts its own container
 of the sample project with one setting changed and looks at what the server does."""
 
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import ROOT, Container, image, running, toolbox_for
+from harness import Container, image, readable_copy_of_sample, running, toolbox_for
 
 pytestmark = pytest.mark.usefixtures("family")
 
@@ -94,7 +93,6 @@ def test_access_log_off(server: str) -> None:
 
 def test_forwarded_headers_ignored_by_default(sample: Container) -> None:
     seen = index(sample, headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
-    assert (seen["client"], seen["scheme"]) != ("203.0.113.7", "https")
     assert seen["client"] != "203.0.113.7" and seen["scheme"] == "http"
 
 
@@ -142,13 +140,7 @@ def test_prestart_migrate_and_collectstatic_run_first(server: str, tmp_path: Pat
 
 @pytest.fixture
 def editable_project(tmp_path: Path) -> Path:
-    """A copy of the sample project the app user can read, to bind-mount over /app."""
-    project = tmp_path / "project"
-    shutil.copytree(ROOT / "sample_app", project)
-    for path in [project, *project.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    tmp_path.chmod(0o755)
-    return project
+    return readable_copy_of_sample(tmp_path)
 
 
 def test_reload_picks_up_an_edited_view(server: str, editable_project: Path) -> None:

@@ -102,6 +102,7 @@ def load(target: AppTarget) -> object:
     sys.path.insert(0, str(target.root))
     try:
         module = importlib.import_module(target.module)
+        load_urlconf()  # a broken urls.py or view module is reported like a broken app
     except ModuleNotFoundError as error:
         if error.name and (target.module + ".").startswith(error.name + "."):
             raise ConfigError(
@@ -110,10 +111,6 @@ def load(target: AppTarget) -> object:
             ) from None
         raise ConfigError(failed_import(target, error)) from None
     except Exception as error:  # the user's code raised while importing: say where, once
-        raise ConfigError(failed_import(target, error)) from None
-    try:
-        load_urlconf()
-    except Exception as error:  # a broken urls.py or view module: say where, once
         raise ConfigError(failed_import(target, error)) from None
     application = getattr(module, target.attribute, None)
     if application is None:
