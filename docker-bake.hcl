@@ -58,7 +58,7 @@ function "labels_for" {
 }
 
 group "default" {
-  targets = ["base", "server"]
+  targets = ["base", "server", "hypercorn-h3"]
 }
 
 # What the tests build on top of the family: the sample project on every server, and the
@@ -81,26 +81,45 @@ target "base" {
   labels   = labels_for("base", "Django ${DJANGO_VERSION} on Python ${PYTHON_VERSION} with the django-asgi launcher, for bringing your own ASGI server")
 }
 
+# What every variant shares: one Dockerfile, its context images/<variant>/, and the image it
+# builds on given as the named context `parent`.
+target "_variant" {
+  inherits   = ["_common"]
+  dockerfile = "../variant.Dockerfile"
+}
+
 target "server" {
   name     = server
   matrix   = { server = SERVERS }
-  inherits = ["_common"]
+  inherits = ["_variant"]
   context  = "images/${server}"
-  contexts = { base = "target:base" }
+  contexts = { parent = "target:base" }
+  args     = { ASGI_SERVER = server }
   tags     = tags_for(server)
   labels   = labels_for(server, "Django ${DJANGO_VERSION} served over ASGI by ${server} on Python ${PYTHON_VERSION}")
+}
+
+# hypercorn with HTTP/3 (QUIC, aioquic): its own tag because QUIC brings cryptography
+# (+22 MB) that the many deployments terminating TLS at a proxy never use.
+target "hypercorn-h3" {
+  inherits = ["_variant"]
+  context  = "images/hypercorn-h3"
+  contexts = { parent = "target:hypercorn" }
+  args     = { ASGI_SERVER = "hypercorn" }
+  tags     = tags_for("hypercorn-h3")
+  labels   = labels_for("hypercorn-h3", "Django ${DJANGO_VERSION} served over ASGI by hypercorn with HTTP/3 on Python ${PYTHON_VERSION}")
 }
 
 # The sample project as users add theirs: a Dockerfile FROM org/django-asgi:<server>,
 # given the freshly built variant in place of the registry image.
 target "sample" {
-  name     = "sample-${server}"
-  matrix   = { server = SERVERS }
+  name     = "sample-${flavour}"
+  matrix   = { flavour = concat(SERVERS, ["hypercorn-h3"]) }
   inherits = ["_common"]
   context  = "sample_app"
-  contexts = { "org/django-asgi:${server}" = "target:${server}" }
-  args     = { SERVER = server }
-  tags     = ["django-asgi-sample:${server}-py${PYTHON_VERSION}"]
+  contexts = { "org/django-asgi:${flavour}" = "target:${flavour}" }
+  args     = { SERVER = flavour }
+  tags     = ["django-asgi-sample:${flavour}-py${PYTHON_VERSION}"]
 }
 
 target "toolbox" {

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from capabilities import Matrix
 from harness import (
     BUILD_GROUPS,
     ROOT,
@@ -20,6 +21,7 @@ from harness import (
     servers,
     toolbox_for,
 )
+from tls import Certificates
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +65,20 @@ def toolbox(family: None, sample: Container) -> Iterator[Any]:
     """A toolbox in the sample container's PID and network namespaces (testinfra host)."""
     with toolbox_for(sample) as host:
         yield host
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The matrix check after every test that feeds it (a stable sort keeps the rest)."""
+    items.sort(key=lambda item: item.get_closest_marker("matrix_check") is not None)
+
+
+@pytest.fixture(scope="session")
+def capabilities() -> Matrix:
+    """What the tests observed of each server, for the README's capability matrix."""
+    return Matrix()
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A CA, a server certificate for localhost/127.0.0.1 and a client certificate."""
+    return Certificates.make(tmp_path_factory.mktemp("tls"))

@@ -3,10 +3,11 @@
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,6 +43,22 @@ def servers() -> list[str]:
     return bake_definition()["group"]["server"]["targets"]
 
 
+def flavours() -> list[str]:
+    """Every variant image, the servers and the extra flavours (hypercorn-h3): each has a
+    sample target `sample-<flavour>`."""
+    return [name.removeprefix("sample-") for name in bake_definition()["group"]["sample"]["targets"]]
+
+
+def parent_of(flavour: str) -> str:
+    """The target a variant builds on, from its `parent` context (base, or hypercorn)."""
+    return bake_target(flavour)["contexts"]["parent"].removeprefix("target:")
+
+
+def http3_flavour(server: str) -> str | None:
+    """The flavour that adds HTTP/3 to a server (<server>-h3), if the family has one."""
+    return f"{server}-h3" if f"{server}-h3" in flavours() else None
+
+
 def python_version() -> str:
     return bake_target("base")["args"]["PYTHON_VERSION"]
 
@@ -70,10 +87,20 @@ def inspect_image(tag: str) -> dict[str, Any]:
 
 @dataclass
 class Container:
-    """A running container of an image, published on a loopback port."""
+    """A running container of an image, published on a loopback port (and, for QUIC, the
+    same container port over UDP)."""
 
     id: str
     url: str
+    tls: ssl.SSLContext | None = None  # how a client trusts it, when it serves https
+    udp_port: int | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.url + path, **{"timeout": 10, "verify": self.tls or True, **kwargs})
 
     @property
     def host(self) -> Any:
@@ -98,11 +125,22 @@ class Container:
         return subprocess.run(["docker", "logs", self.id], capture_output=True, text=True, check=False)
 
 
-def start_container(tag: str, *options: str, port: int = 8000) -> Container:
-    """`docker run` the image with `port` published on a free loopback port."""
-    container_id = docker("run", "--detach", "--publish", f"127.0.0.1::{port}", *options, tag).strip()
-    host_port = docker("port", container_id, f"{port}/tcp").splitlines()[0].rsplit(":", 1)[1]
-    return Container(container_id, f"http://127.0.0.1:{host_port}")
+def start_container(
+    tag: str, *options: str, port: int = 8000, tls: ssl.SSLContext | None = None, udp: bool = False
+) -> Container:
+    """`docker run` the image with `port` published on a free loopback port (TCP, and UDP
+    if asked); `tls` is the client context for an image told to serve https."""
+    published = ["--publish", f"127.0.0.1::{port}", *(["--publish", f"127.0.0.1::{port}/udp"] if udp else [])]
+    container_id = docker("run", "--detach", *published, *options, tag).strip()
+    scheme = "https" if tls else "http"
+    container = Container(container_id, f"{scheme}://127.0.0.1:{published_port(container_id, f'{port}/tcp')}", tls)
+    if udp:
+        container.udp_port = published_port(container_id, f"{port}/udp")
+    return container
+
+
+def published_port(container_id: str, port: str) -> int:
+    return int(docker("port", container_id, port).splitlines()[0].rsplit(":", 1)[1])
 
 
 def wait_until_healthy(container: Container, path: str = "/healthz") -> None:
@@ -110,7 +148,7 @@ def wait_until_healthy(container: Container, path: str = "/healthz") -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         try:
-            if httpx.get(container.url + path, timeout=2).status_code == 200:
+            if container.get(path, timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -125,9 +163,11 @@ def remove_container(container_id: str) -> None:
 
 
 @contextmanager
-def running(tag: str, *options: str, port: int = 8000) -> Iterator[Container]:
+def running(
+    tag: str, *options: str, port: int = 8000, tls: ssl.SSLContext | None = None, udp: bool = False
+) -> Iterator[Container]:
     """A container of `tag` answering /healthz, removed afterwards whatever happens."""
-    container = start_container(tag, *options, port=port)
+    container = start_container(tag, *options, port=port, tls=tls, udp=udp)
     try:
         wait_until_healthy(container)
         yield container
@@ -155,3 +195,30 @@ def readable_copy_of_sample(tmp_path: Path) -> Path:
     for path in [tmp_path, project, *project.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return project
+
+
+def serving(server: str, *options: str, port: int = 8000, **kwargs: Any) -> AbstractContextManager[Container]:
+    """The sample project on `server` (or another flavour) with extra `docker run` options."""
+    return running(image(f"sample-{server}"), *options, port=port, **kwargs)
+
+
+def index(container: Container, **kwargs: object) -> dict:
+    response = container.get("/", **kwargs)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 30, interval: float = 0.25) -> None:
+    """Poll `check` until it holds; logs and servers take a moment to show an effect."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    pytest.fail(f"{what}: not seen within {timeout:g} s", pytrace=False)
+
+
+def workers(toolbox: Any) -> list:
+    """The server's worker processes: PID 1's Python children, less multiprocessing's tracker."""
+    children = toolbox.process.filter(ppid=1)
+    return [p for p in children if "/opt/venv/" in p.args and "resource_tracker" not in p.args]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from harness import image, readable_copy_of_sample
+from tls import Certificates
 
 pytestmark = pytest.mark.usefixtures("family")
 
@@ -107,3 +108,19 @@ def test_a_broken_urlconf_stops_the_start_with_its_line(server: str, tmp_path: P
     result = run_launcher(image(f"sample-{server}"), {}, f"--volume={project}:/app:ro")
     message = f"importing hello_django.asgi failed: RuntimeError: broken urls (at /app/hello_django/urls.py:{lines})"
     assert_one_line_error(result, message)
+
+
+def test_a_tls_key_the_user_cannot_read_is_one_line(server: str, certificates: Certificates, tmp_path: Path) -> None:
+    """The usual mistake with mounted secrets: a key readable by root only."""
+    key = tmp_path / "key.pem"
+    key.write_bytes((certificates.directory / "key.pem").read_bytes())
+    key.chmod(0o600)
+    mounts = [f"--volume={certificates.directory}:/tls:ro", f"--volume={key}:/secret/key.pem:ro"]
+    env = {"TLS_CERTFILE": "/tls/cert.pem", "TLS_KEYFILE": "/secret/key.pem"}
+    result = run_launcher(image(f"sample-{server}"), env, *mounts)
+    assert_one_line_error(result, "TLS_KEYFILE='/secret/key.pem' cannot be read by the container's user (uid 10001)")
+
+
+def test_daphne_will_not_reload_over_tls(certificates: Certificates) -> None:
+    result = run_launcher(image("sample-daphne"), {"RELOAD": "1"}, *certificates.docker_options())
+    assert_one_line_error(result, "RELOAD=1 and TLS_CERTFILE cannot go together on daphne")

@@ -3,44 +3,24 @@ of the sample project with one setting changed and looks at what the server does
 
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-from harness import Container, image, readable_copy_of_sample, running, toolbox_for
+from capabilities import Matrix
+from harness import (
+    Container,
+    eventually,
+    index,
+    readable_copy_of_sample,
+    serving,
+    toolbox_for,
+    workers,
+)
 
 pytestmark = pytest.mark.usefixtures("family")
 
 MULTIPROCESS = ("hypercorn", "uvicorn", "granian")
-
-
-def serving(server: str, *options: str, port: int = 8000) -> AbstractContextManager[Container]:
-    """The sample project on `server` with extra `docker run` options."""
-    return running(image(f"sample-{server}"), *options, port=port)
-
-
-def index(container: Container, **kwargs: object) -> dict:
-    response = httpx.get(container.url + "/", timeout=10, **kwargs)  # type: ignore[arg-type]
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30, interval: float = 0.25) -> None:
-    """Poll `check` until it holds; logs and servers take a moment to show an effect."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(interval)
-    pytest.fail(f"{what}: not seen within {timeout:g} s", pytrace=False)
-
-
-def workers(toolbox) -> list:
-    """The server's worker processes: PID 1's Python children, less multiprocessing's tracker."""
-    children = toolbox.process.filter(ppid=1)
-    return [p for p in children if "/opt/venv/" in p.args and "resource_tracker" not in p.args]
 
 
 def test_start_line_and_no_lifespan_complaints(sample: Container, server: str) -> None:
@@ -143,7 +123,8 @@ def editable_project(tmp_path: Path) -> Path:
     return readable_copy_of_sample(tmp_path)
 
 
-def test_reload_picks_up_an_edited_view(server: str, editable_project: Path) -> None:
+@pytest.mark.capability("reload")
+def test_reload_picks_up_an_edited_view(server: str, editable_project: Path, capabilities: Matrix) -> None:
     with serving(server, "--env=RELOAD=1", f"--volume={editable_project}:/app:ro") as container:
         assert index(container)["message"] == "Hello from Django over ASGI"
         views = editable_project / "hello" / "views.py"
@@ -159,3 +140,4 @@ def test_reload_picks_up_an_edited_view(server: str, editable_project: Path) -> 
                 return False  # restarting
 
         eventually(edited, "the edited view", interval=1.0)
+    capabilities.record(server, "reload", "yes")

@@ -8,8 +8,10 @@ from harness import (
     bake_definition,
     bake_target,
     default_python_version,
+    flavours,
     image,
     inspect_image,
+    parent_of,
     python_version,
     servers,
 )
@@ -17,13 +19,14 @@ from harness import (
 
 def test_one_name_everywhere() -> None:
     """images/<name>/ is the bake target <name>, and the default group builds them all."""
-    image_dirs = {path.parent.name for path in ROOT.glob("images/*/Dockerfile")}
-    assert set(servers()) | {"base"} == image_dirs
+    image_dirs = {path.parent.name for path in ROOT.glob("images/*/requirements.in")}
+    assert {*flavours(), "base"} == image_dirs
     default = bake_definition()["group"]["default"]["targets"]
-    assert "base" in default and "server" in default
+    extra_flavours = set(flavours()) - set(servers())  # hypercorn-h3: not in the server matrix
+    assert {"base", "server", *extra_flavours} <= set(default)
 
 
-@pytest.mark.parametrize("target", ["base", *servers()])
+@pytest.mark.parametrize("target", ["base", *flavours()])
 def test_tags(target: str) -> None:
     """<flavour>-pyX.Y always; the plain <flavour> only for the default Python."""
     name = os.environ.get("IMAGE_NAME", "org/django-asgi")
@@ -38,28 +41,35 @@ def test_no_tag_is_claimed_twice() -> None:
     assert len(tags) == len(set(tags))
 
 
-def test_variants_build_on_the_base_target_not_a_registry() -> None:
-    for server in servers():
-        assert bake_target(server)["contexts"] == {"base": "target:base"}
-        assert (ROOT / "images" / server / "Dockerfile").read_text().count("\nFROM base\n") == 1
+def test_variants_build_on_a_target_not_a_registry() -> None:
+    """One Dockerfile for every variant, FROM the `parent` context that bake fills with
+    another target of the family (base; hypercorn for hypercorn-h3)."""
+    assert (ROOT / "images" / "variant.Dockerfile").read_text().count("\nFROM parent\n") == 1
+    for flavour in flavours():
+        target = bake_target(flavour)
+        assert target["dockerfile"] == "../variant.Dockerfile"
+        assert target["contexts"] == {"parent": f"target:{parent_of(flavour)}"}
+        assert parent_of(flavour) in {"base", *flavours()}
 
 
 @pytest.mark.usefixtures("family")
-@pytest.mark.parametrize("server", servers())
-def test_variant_shares_the_base_layers_and_adds_one(server: str) -> None:
-    base_layers = inspect_image(image("base"))["RootFS"]["Layers"]
-    layers = inspect_image(image(server))["RootFS"]["Layers"]
-    assert layers[: len(base_layers)] == base_layers
-    assert len(layers) == len(base_layers) + 1, "a variant should cost exactly one layer of its own"
+@pytest.mark.parametrize("flavour", flavours())
+def test_variant_shares_its_parents_layers_and_adds_one(flavour: str) -> None:
+    parent_layers = inspect_image(image(parent_of(flavour)))["RootFS"]["Layers"]
+    layers = inspect_image(image(flavour))["RootFS"]["Layers"]
+    assert layers[: len(parent_layers)] == parent_layers
+    assert len(layers) == len(parent_layers) + 1, "a variant should cost exactly one layer of its own"
 
 
 @pytest.mark.usefixtures("family")
-@pytest.mark.parametrize("target", ["base", *servers()])
+@pytest.mark.parametrize("target", ["base", *flavours()])
 def test_oci_labels(target: str) -> None:
-    labels = inspect_image(image(target))["Config"]["Labels"]
+    config = inspect_image(image(target))["Config"]
+    labels = config["Labels"]
     assert labels["org.opencontainers.image.title"] == f"django-asgi:{target}"
     assert labels["org.opencontainers.image.base.name"] == f"docker.io/library/python:{python_version()}-slim"
     for key in ("description", "source", "version", "licenses"):
         assert labels[f"org.opencontainers.image.{key}"], key
     if target != "base":
-        assert target in labels["org.opencontainers.image.description"]
+        server = dict(variable.split("=", 1) for variable in config["Env"])["ASGI_SERVER"]
+        assert server in labels["org.opencontainers.image.description"]

@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import trustme
+from cryptography.hazmat.primitives import serialization
 
 from django_asgi import appmodule, config, cpus, launcher, servers
 from django_asgi.config import AppTarget, ConfigError, Settings
-from django_asgi.wrappers import with_lifespan, with_root_path
+from django_asgi.wrappers import with_lifespan, with_lowercase_header_names, with_root_path
 
 APP = AppTarget("mysite.asgi", "application", Path("/app"))
 
@@ -501,3 +503,128 @@ def test_lifespan_is_answered_and_http_passed_through() -> None:
     sent = asyncio.run(run())
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
     assert seen == ["http"]
+
+
+# ---- TLS ---------------------------------------------------------------------------------
+
+TLS = config.Tls(Path("/tls/cert.pem"), Path("/tls/key.pem"))
+MUTUAL_TLS = config.Tls(Path("/tls/cert.pem"), Path("/tls/key.pem"), Path("/tls/ca.pem"))
+TLS_FLAGS = {
+    "daphne": "--endpoint ssl:port=8000:interface=0.0.0.0:privateKey=/tls/key.pem:certKey=/tls/cert.pem",
+    "hypercorn": "--certfile /tls/cert.pem --keyfile /tls/key.pem",
+    "uvicorn": "--certfile /tls/cert.pem --keyfile /tls/key.pem",
+    "granian": "--ssl-certificate /tls/cert.pem --ssl-keyfile /tls/key.pem --ssl-protocol-min tls1.2",
+}
+CLIENT_CA_FLAGS = {
+    "hypercorn": "--ca-certs /tls/ca.pem --cert-reqs 2",
+    "uvicorn": "--ca-certs /tls/ca.pem --cert-reqs 2",
+    "granian": "--ssl-ca /tls/ca.pem --ssl-client-verify",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TLS_FLAGS))
+def test_tls_reaches_each_server(name: str) -> None:
+    line = command_line(name, tls=TLS)
+    assert f" {TLS_FLAGS[name]} " in line
+    assert "--bind 0.0.0.0 --port" not in line  # daphne: the endpoint replaces the plain bind
+
+
+@pytest.mark.parametrize("name", sorted(CLIENT_CA_FLAGS))
+def test_client_certificates_reach_each_server_that_can_require_them(name: str) -> None:
+    assert f" {CLIENT_CA_FLAGS[name]} " in command_line(name, tls=MUTUAL_TLS)
+
+
+def test_daphne_refuses_client_certificates_and_runserver_with_tls() -> None:
+    with pytest.raises(ConfigError, match=r"^TLS_CLIENT_CA cannot be honoured: daphne's TLS endpoint"):
+        command_line("daphne", tls=MUTUAL_TLS)
+    with pytest.raises(ConfigError, match=r"^RELOAD=1 and TLS_CERTFILE cannot go together on daphne"):
+        command_line("daphne", tls=TLS, reload=True)
+
+
+def test_uvicorn_reloader_serves_tls_too() -> None:
+    line = command_line("uvicorn", tls=MUTUAL_TLS, reload=True)
+    assert line.startswith("uvicorn --reload ")
+    assert (
+        " --ssl-certfile /tls/cert.pem --ssl-keyfile /tls/key.pem --ssl-ca-certs /tls/ca.pem --ssl-cert-reqs 2 " in line
+    )
+
+
+def test_twisted_endpoint_escapes_colons_and_equals() -> None:
+    tls = config.Tls(Path("/tls/a:b=c.pem"), Path("/tls/key.pem"))
+    line = command_line("daphne", tls=tls, host="::")
+    assert r"ssl:port=8000:interface=\:\::privateKey=/tls/key.pem:certKey=/tls/a\:b\=c.pem" in line
+
+
+@pytest.mark.parametrize("quic", [True, False])
+def test_hypercorn_serves_http3_beside_tls_where_aioquic_is_installed(monkeypatch, quic: bool) -> None:
+    monkeypatch.setattr(servers, "quic_installed", lambda: quic)
+    hypercorn = servers.SERVERS["hypercorn"]
+    assert ("--quic-bind 0.0.0.0:8000" in command_line("hypercorn", tls=TLS)) is quic
+    lowercase = servers.Middleware("django_asgi.wrappers:with_lowercase_header_names", {})
+    assert (lowercase in hypercorn.middleware(settings("hypercorn", tls=TLS))) is quic
+    assert "--quic-bind" not in command_line("hypercorn")  # QUIC needs a certificate
+
+
+def test_lowercase_header_names() -> None:
+    async def app(scope: dict, receive: object, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"Content-Type", b"text/HTML")]})
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(with_lowercase_header_names(app)({"type": "http"}, None, send))
+    assert sent[0]["headers"] == [(b"content-type", b"text/HTML")]
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    leaf = ca.issue_cert("localhost")
+    leaf.private_key_pem.write_to_path(str(directory / "key.pem"))
+    leaf.cert_chain_pems[0].write_to_path(str(directory / "cert.pem"))
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    trustme.CA().issue_cert("localhost").private_key_pem.write_to_path(str(directory / "other-key.pem"))
+    (directory / "encrypted-key.pem").write_bytes(
+        serialization.load_pem_private_key(leaf.private_key_pem.bytes(), None).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    return directory
+
+
+def test_read_tls(tls_files: Path) -> None:
+    assert config.read_tls({}, tls_files) is None
+    env = {"TLS_CERTFILE": "cert.pem", "TLS_KEYFILE": str(tls_files / "key.pem")}
+    assert config.read_tls(env, tls_files) == config.Tls(tls_files / "cert.pem", tls_files / "key.pem")
+    mutual = config.read_tls({**env, "TLS_CLIENT_CA": "ca.pem"}, tls_files)
+    assert mutual and mutual.client_ca == tls_files / "ca.pem"
+
+
+BAD_TLS = {
+    "certificate-alone": ({"TLS_CERTFILE": "cert.pem"}, r"^TLS_CERTFILE set without TLS_KEYFILE: HTTPS needs both"),
+    "key-alone": ({"TLS_KEYFILE": "key.pem"}, r"^TLS_KEYFILE set without TLS_CERTFILE"),
+    "client-ca-alone": ({"TLS_CLIENT_CA": "ca.pem"}, r"^TLS_CLIENT_CA set without TLS_CERTFILE"),
+    "no-such-file": ({"TLS_CERTFILE": "nope.pem", "TLS_KEYFILE": "key.pem"},
+                     r"^TLS_CERTFILE='nope.pem': there is no such file$"),
+    "wrong-key": ({"TLS_CERTFILE": "cert.pem", "TLS_KEYFILE": "other-key.pem"},
+                  r"are not a PEM certificate and its unencrypted private key \(key values mismatch\)$"),
+    "encrypted-key": ({"TLS_CERTFILE": "cert.pem", "TLS_KEYFILE": "encrypted-key.pem"},
+                      r"are not a PEM certificate and its unencrypted private key"),
+    "key-as-certificate": ({"TLS_CERTFILE": "key.pem", "TLS_KEYFILE": "key.pem"},
+                           r"are not a PEM certificate and its unencrypted private key"),
+    "bad-client-ca": ({"TLS_CERTFILE": "cert.pem", "TLS_KEYFILE": "key.pem", "TLS_CLIENT_CA": "key.pem"},
+                      r"^TLS_CLIENT_CA='.*key.pem' is not a PEM bundle of CA certificates"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TLS))
+def test_bad_tls_settings(tls_files: Path, case: str) -> None:
+    env, message = BAD_TLS[case]
+    with pytest.raises(ConfigError, match=message) as error:
+        config.read_tls(env, tls_files)
+    assert "\n" not in str(error.value)

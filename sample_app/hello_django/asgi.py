@@ -1,9 +1,12 @@
-"""ASGI config for hello_django: the module:attribute every server of the family loads."""
+"""ASGI config for hello_django: the module:attribute every server of the family loads.
+Django serves HTTP; WebSocket connections go to the echo route in websocket.py."""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
+from .websocket import route_websockets
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hello_django.settings")
 
-application = get_asgi_application()
+application = route_websockets(get_asgi_application())

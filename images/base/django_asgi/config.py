@@ -5,8 +5,10 @@ the variable, the value given and what is allowed.
 """
 
 import ipaddress
+import os
 import re
 import shlex
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,16 @@ class AppTarget:
 
 
 @dataclass(frozen=True)
+class Tls:
+    """HTTPS served by the server itself: a certificate chain and its key, and optionally
+    the CA bundle client certificates must be signed by (mutual TLS)."""
+
+    certfile: Path
+    keyfile: Path
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the launcher needs to start a server, already validated."""
 
@@ -68,6 +80,7 @@ class Settings:
     migrate: bool = False
     collectstatic: bool = False
     prestart: Path | None = None
+    tls: Tls | None = None
     explicit: frozenset[str] = frozenset()  # the contract variables the user set
 
     @property
@@ -94,6 +107,9 @@ class Settings:
             "max_requests": self.max_requests,
             # spread recycling so workers do not all restart at once
             "max_requests_jitter": max(1, self.max_requests // 10),
+            "tls_certfile": self.tls.certfile if self.tls else "",
+            "tls_keyfile": self.tls.keyfile if self.tls else "",
+            "tls_client_ca": (self.tls.client_ca or "") if self.tls else "",
         }
 
 
@@ -233,3 +249,62 @@ def read_prestart(env: Mapping[str, str], app_dir: Path) -> Path | None:
     if not script.is_file():
         raise ConfigError(f"PRESTART={describe(raw)}: there is no such file (looked at {script})")
     return script
+
+
+def read_tls(env: Mapping[str, str], app_dir: Path) -> Tls | None:
+    """TLS_CERTFILE and TLS_KEYFILE together, or neither; TLS_CLIENT_CA only with them.
+    The files are loaded here as the server will load them, so a wrong path, an unreadable
+    file, a key that does not match or an encrypted key is one line now, not a server crash."""
+    names = ("TLS_CERTFILE", "TLS_KEYFILE", "TLS_CLIENT_CA")
+    certfile, keyfile, client_ca = (env.get(name, "").strip() for name in names)
+    if not (certfile or keyfile or client_ca):
+        return None
+    if not (certfile and keyfile):
+        given = ", ".join(name for name, value in zip(names, (certfile, keyfile, client_ca), strict=True) if value)
+        raise ConfigError(
+            f"{given} set without {'TLS_KEYFILE' if certfile else 'TLS_CERTFILE'}: HTTPS needs both "
+            "TLS_CERTFILE (the certificate chain, PEM) and TLS_KEYFILE (its private key, PEM)"
+        )
+    tls = Tls(
+        certfile=readable_file("TLS_CERTFILE", certfile, app_dir),
+        keyfile=readable_file("TLS_KEYFILE", keyfile, app_dir),
+        client_ca=readable_file("TLS_CLIENT_CA", client_ca, app_dir) if client_ca else None,
+    )
+    check_tls_files(tls)
+    return tls
+
+
+def readable_file(name: str, raw: str, app_dir: Path) -> Path:
+    path = app_dir / raw  # an absolute path stays as it is
+    if not path.is_file():
+        raise ConfigError(f"{name}={describe(raw)}: there is no such file")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(
+            f"{name}={describe(raw)} cannot be read by the container's user (uid {os.getuid()}): "
+            "mount it readable by that user or its group"
+        )
+    return path
+
+
+def check_tls_files(tls: Tls) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        # A password is given so that an encrypted key fails here instead of prompting.
+        context.load_cert_chain(tls.certfile, tls.keyfile, password=b"")
+    except (ssl.SSLError, ValueError) as error:
+        raise ConfigError(
+            f"TLS_CERTFILE={str(tls.certfile)!r} and TLS_KEYFILE={str(tls.keyfile)!r} are not a PEM "
+            f"certificate and its unencrypted private key ({ssl_reason(error)})"
+        ) from None
+    if tls.client_ca:
+        try:
+            context.load_verify_locations(cafile=tls.client_ca)
+        except ssl.SSLError as error:
+            raise ConfigError(
+                f"TLS_CLIENT_CA={str(tls.client_ca)!r} is not a PEM bundle of CA certificates ({ssl_reason(error)})"
+            ) from None
+
+
+def ssl_reason(error: Exception) -> str:
+    reason = getattr(error, "reason", None)
+    return str(reason or error).replace("_", " ").lower()

@@ -113,6 +113,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         migrate=config.read_flag(env, "DJANGO_MIGRATE", default=False),
         collectstatic=config.read_flag(env, "DJANGO_COLLECTSTATIC", default=False),
         prestart=config.read_prestart(env, app_dir),
+        tls=config.read_tls(env, app_dir),
         explicit=frozenset(name for name in CONTRACT_VARIABLES if env.get(name, "").strip()),
         app=appmodule.resolve(env, app_dir),
     )
@@ -187,6 +188,12 @@ def manage(variable: str, command: str, **options: object) -> None:
         connections.close_all()  # no database handle may leak into the server
 
 
+def tls_mode(settings: Settings) -> str:
+    if not settings.tls:
+        return "off"
+    return "on, client certificates required" if settings.tls.client_ca else "on"
+
+
 def summary(settings: Settings) -> str:
     """The resolved settings in one line, logged at every start and by --print."""
     s = settings
@@ -201,6 +208,6 @@ def summary(settings: Settings) -> str:
         f"{s.server} serving {s.app} on {s.bind}, {workers}; log_level={s.log_level} "
         f"access_log={'on' if s.access_log else 'off'} forwarded_allow_ips={proxies} "
         f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
-        f"max_requests={s.max_requests or 'off'} reload={'on' if s.reload else 'off'} "
+        f"max_requests={s.max_requests or 'off'} reload={'on' if s.reload else 'off'} tls={tls_mode(s)} "
         f"before start: {', '.join(before) or 'nothing'}"
     )

@@ -7,8 +7,10 @@ the server cannot honour safely) or a notice (one it ignores, said at start).
 Facts behind the choices: ../shared/docs/servers.md, and each server's `--help`.
 """
 
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from .config import ConfigError, Settings
 
@@ -28,6 +30,7 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "keep_alive": ("KEEP_ALIVE",),
     "max_requests": ("MAX_REQUESTS",),
     "reload": ("RELOAD",),
+    "tls": ("TLS_CERTFILE", "TLS_KEYFILE", "TLS_CLIENT_CA"),
 }
 
 
@@ -64,6 +67,20 @@ def switch(test: Callable[[Settings], bool], on: Option, off: Option = NOTHING) 
     return lambda s: on(s) if test(s) else off(s)
 
 
+def both(*options: Option) -> Option:
+    """Every option's effect, in order."""
+
+    def option(settings: Settings) -> Effect:
+        effects = [each(settings) for each in options]
+        return Effect(
+            args=tuple(arg for effect in effects for arg in effect.args),
+            middleware=tuple(m for effect in effects for m in effect.middleware),
+            notice="; ".join(effect.notice for effect in effects if effect.notice),
+        )
+
+    return option
+
+
 def ignored(reason: str) -> Option:
     """The server has no such knob; starting anyway is safe, and the start-up line says so."""
     return lambda s: Effect(notice=reason)
@@ -90,6 +107,38 @@ def wrap(factory: str, **kwargs: object) -> Option:
 
 def trusted_proxies(settings: Settings) -> bool:
     return bool(settings.forwarded_allow_ips)
+
+
+def tls(settings: Settings) -> bool:
+    return settings.tls is not None
+
+
+def client_certificates(settings: Settings) -> bool:
+    return settings.tls is not None and settings.tls.client_ca is not None
+
+
+@cache
+def quic_installed() -> bool:
+    """aioquic is what hypercorn[h3] adds: present in the hypercorn-h3 image only."""
+    return importlib.util.find_spec("aioquic") is not None
+
+
+def twisted_endpoint_value(value: object) -> str:
+    """A value inside a Twisted endpoint string, where : = and \\ are escaped."""
+    return str(value).replace("\\", "\\\\").replace(":", "\\:").replace("=", "\\=")
+
+
+def daphne_tls_endpoint(settings: Settings) -> Effect:
+    """daphne serves TLS (and HTTP/2 by ALPN) only from a Twisted `ssl:` endpoint."""
+    assert settings.tls is not None
+    fields = {
+        "port": settings.port,
+        "interface": settings.host,
+        "privateKey": settings.tls.keyfile,
+        "certKey": settings.tls.certfile,
+    }
+    endpoint = ":".join(["ssl", *(f"{key}={twisted_endpoint_value(value)}" for key, value in fields.items())])
+    return Effect(("--endpoint", endpoint))
 
 
 def any_proxy_only(server: str, mechanism: str, then: Option) -> Option:
@@ -141,6 +190,11 @@ class Server:
 
 def daphne_runserver(settings: Settings) -> list[str]:
     """Django's runserver, served by daphne (django_asgi.runserver puts "daphne" first)."""
+    if settings.tls:
+        raise ConfigError(
+            "RELOAD=1 and TLS_CERTFILE cannot go together on daphne: its reloader is Django's "
+            "runserver, which has no TLS; unset one of them"
+        )
     return [
         "python", "-m", "django", "runserver", "--settings", "django_asgi.runserver",
         *(["-6"] if ":" in settings.host else []), settings.bind, *settings.server_args,
@@ -154,9 +208,21 @@ def uvicorn_reload(settings: Settings) -> list[str]:
         "uvicorn", "--reload", "--host", settings.host, "--port", str(settings.port),
         "--log-level", settings.log_level, *([] if settings.access_log else ["--no-access-log"]),
         "--forwarded-allow-ips", ",".join(settings.forwarded_allow_ips),
-        *settings.server_args, APP_TARGET,
+        *uvicorn_tls(settings), *settings.server_args, APP_TARGET,
     ]  # fmt: skip
 
+
+def uvicorn_tls(settings: Settings) -> list[str]:
+    if not settings.tls:
+        return []
+    args = ["--ssl-certfile", str(settings.tls.certfile), "--ssl-keyfile", str(settings.tls.keyfile)]
+    if settings.tls.client_ca:
+        args += ["--ssl-ca-certs", str(settings.tls.client_ca), "--ssl-cert-reqs", str(CERT_REQUIRED)]
+    return args
+
+
+# ssl.CERT_REQUIRED, as gunicorn's and hypercorn's --cert-reqs take it
+CERT_REQUIRED = 2
 
 # daphne's -v: 0 errors only, 1 information, 2 debugging.
 DAPHNE_VERBOSITY = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}
@@ -175,6 +241,13 @@ GUNICORN_STYLE: dict[str, Option] = {
         flag("--max-requests", "{max_requests}", "--max-requests-jitter", "{max_requests_jitter}"),
     ),
     "reload": switch(lambda s: s.reload, flag("--reload")),
+    "tls": switch(
+        tls,
+        both(
+            flag("--certfile", "{tls_certfile}", "--keyfile", "{tls_keyfile}"),
+            switch(client_certificates, flag("--ca-certs", "{tls_client_ca}", "--cert-reqs", str(CERT_REQUIRED))),
+        ),
+    ),
 }
 
 
@@ -184,7 +257,7 @@ SERVERS: dict[str, Server] = {
         multiprocess=False,  # daphne has no worker option: one Twisted reactor
         reload_command=daphne_runserver,
         options={
-            "bind": flag("--bind", "{host}", "--port", "{port}"),
+            "bind": switch(tls, daphne_tls_endpoint, flag("--bind", "{host}", "--port", "{port}")),
             "workers": flag(),
             "log_level": lambda s: Effect(("--verbosity", DAPHNE_VERBOSITY[s.log_level])),
             "access_log": switch(lambda s: s.access_log, flag("--access-log", "-"), flag("--access-log", "/dev/null")),
@@ -193,6 +266,13 @@ SERVERS: dict[str, Server] = {
             "keep_alive": ignored("daphne keeps idle connections by Twisted's own timeout"),
             "max_requests": ignored("daphne is one process and never recycles it"),
             "reload": flag(),  # reload_command
+            "tls": switch(
+                client_certificates,
+                refuse(
+                    "TLS_CLIENT_CA cannot be honoured: daphne's TLS endpoint cannot require client "
+                    "certificates; verify them at a proxy in front, or use another server's image"
+                ),
+            ),  # the certificate and key are in the bind endpoint
         },
     ),
     "hypercorn": Server(
@@ -205,6 +285,14 @@ SERVERS: dict[str, Server] = {
                 "hypercorn",
                 "ProxyFixMiddleware",
                 wrap("hypercorn.middleware:ProxyFixMiddleware", mode="legacy", trusted_hops=1),
+            ),
+            # HTTP/3 beside TLS, on the same port over UDP, where aioquic is installed
+            "tls": both(
+                GUNICORN_STYLE["tls"],
+                switch(
+                    lambda s: tls(s) and quic_installed(),
+                    both(flag("--quic-bind", "{bind}"), wrap("django_asgi.wrappers:with_lowercase_header_names")),
+                ),
             ),
         },
     ),
@@ -261,6 +349,15 @@ SERVERS: dict[str, Server] = {
                 ignored("granian recycles workers by age (--workers-lifetime) or memory, not requests"),
             ),
             "reload": switch(lambda s: s.reload, flag("--reload")),
+            "tls": switch(
+                tls,
+                both(
+                    # granian's own minimum is TLS 1.3; the family's is 1.2 on every server
+                    flag("--ssl-certificate", "{tls_certfile}", "--ssl-keyfile", "{tls_keyfile}"),
+                    flag("--ssl-protocol-min", "tls1.2"),
+                    switch(client_certificates, flag("--ssl-ca", "{tls_client_ca}", "--ssl-client-verify")),
+                ),
+            ),
         },
     ),
 }

@@ -51,3 +51,24 @@ def with_root_path(app: ASGIApp, root_path: str) -> ASGIApp:
         await app(scope, receive, send)
 
     return application
+
+
+def with_lowercase_header_names(app: ASGIApp) -> ASGIApp:
+    """Response header names in lower case, as HTTP/2 and HTTP/3 require and ASGI asks.
+
+    Django sends `Content-Type`; hypercorn passes names through to HTTP/3 unchanged, and
+    HTTP/3 clients (aioquic, browsers) then drop the connection with H3_MESSAGE_ERROR."""
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_lowercase(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [(name.lower(), value) for name, value in message["headers"]]}
+            await send(message)
+
+        await app(scope, receive, send_lowercase)
+
+    return application
