@@ -14,6 +14,17 @@ README = ROOT / "README.md"
 LAST_RUN = ROOT / ".venv" / "capability-matrix.md"
 START = "<!-- capability matrix: generated from a test run by `python3 -m tools matrix`; do not edit -->"
 END = "<!-- end of capability matrix -->"
+# Figures the same run measured: shown beside the matrix, never compared (they vary by machine).
+FIGURES_START = "<!-- figures: measured by the last full test run (`python3 -m tools matrix`); do not edit -->"
+FIGURES_END = "<!-- end of figures -->"
+LAST_FIGURES = ROOT / ".venv" / "figures.md"
+FIGURES: dict[str, str] = {
+    "drain": "docker stop, 3 s request in flight",
+    "crash": "requests failed while a worker was killed",
+    "load": "10,000 requests at 64 connections",
+    "memory": "memory before → after the load",
+    "slow_clients": "a request beside 200 slow clients",
+}
 
 # column: heading, in the table's order
 COLUMNS: dict[str, str] = {
@@ -35,6 +46,18 @@ class Matrix:
 
     def __init__(self) -> None:
         self.cells: dict[tuple[str, str], str] = {}
+        self.figures: dict[tuple[str, str], str] = {}
+
+    def measure(self, server: str, figure: str, value: str) -> None:
+        if figure not in FIGURES:
+            raise KeyError(f"{figure!r} is not a figure of the README's table")
+        self.figures[server, figure] = value
+
+    def figures_markdown(self, servers: list[str]) -> str:
+        rows = [
+            [f"`{server}`", *(self.figures.get((server, f), "not measured") for f in FIGURES)] for server in servers
+        ]
+        return markdown_table(["server", *FIGURES.values()], rows)
 
     def record(self, server: str, column: str, value: str) -> None:
         if column not in COLUMNS:
@@ -47,27 +70,30 @@ class Matrix:
         return [(server, column) for server in servers for column in COLUMNS if (server, column) not in self.cells]
 
     def markdown(self, servers: list[str]) -> str:
-        header = ["server", *COLUMNS.values()]
         rows = [[f"`{server}`", *(self.cells[server, column] for column in COLUMNS)] for server in servers]
-        lines = [header, ["---"] * len(header), *rows]
-        return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+        return markdown_table(["server", *COLUMNS.values()], rows)
 
 
-def readme_matrix(text: str | None = None) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+
+
+def readme_matrix(text: str | None = None, start: str = START, end: str = END) -> str:
     """The table between the markers in README.md."""
     text = README.read_text() if text is None else text
     try:
-        start = text.index(START) + len(START) + 1
-        return text[start : text.index(END, start)]
+        first = text.index(start) + len(start) + 1
+        return text[first : text.index(end, first)]
     except ValueError:
-        raise AssertionError(f"README.md has no capability matrix between {START!r} and {END!r}") from None
+        raise AssertionError(f"README.md has no table between {start!r} and {end!r}") from None
 
 
-def with_matrix(text: str, table: str) -> str:
+def with_matrix(text: str, table: str, start: str = START, end: str = END) -> str:
     """README text with `table` between the markers."""
-    current = readme_matrix(text)
-    start = text.index(START) + len(START) + 1
-    return text[:start] + table + text[start + len(current) :]
+    current = readme_matrix(text, start, end)
+    first = text.index(start) + len(start) + 1
+    return text[:first] + table + text[first + len(current) :]
 
 
 def difference(committed: str, observed: str) -> str:

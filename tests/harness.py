@@ -6,6 +6,7 @@ import shutil
 import ssl
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -222,3 +223,21 @@ def workers(toolbox: Any) -> list:
     """The server's worker processes: PID 1's Python children, less multiprocessing's tracker."""
     children = toolbox.process.filter(ppid=1)
     return [p for p in children if "/opt/venv/" in p.args and "resource_tracker" not in p.args]
+
+
+def run_to_completion(tag: str, *options: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`docker run --rm` in the foreground; a container still running at `timeout` (a
+    guard against a hang, not a timing assertion) is removed before failing."""
+    name = f"django-asgi-test-{uuid.uuid4().hex[:12]}"
+    try:
+        return subprocess.run(
+            ["docker", "run", "--rm", f"--name={name}", *options, tag],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        remove_container(name)
+        tail = (expired.stderr or b"")[-1500:].decode(errors="replace")
+        pytest.fail(f"still running after {timeout:g} s; the end of its stderr:\n{tail}", pytrace=False)

@@ -4,7 +4,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from harness import image, readable_copy_of_sample
+from harness import image, readable_copy_of_sample, run_to_completion
 from tls import Certificates
 
 pytestmark = pytest.mark.usefixtures("family")
@@ -37,14 +37,7 @@ REFUSED = {
 
 
 def run_launcher(tag: str, env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
-    settings = [f"--env={name}={value}" for name, value in env.items()]
-    return subprocess.run(
-        ["docker", "run", "--rm", *settings, *options, tag],
-        capture_output=True,
-        text=True,
-        timeout=60,  # a guard against a hang, not a timing assertion
-        check=False,
-    )
+    return run_to_completion(tag, *(f"--env={name}={value}" for name, value in env.items()), *options)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:

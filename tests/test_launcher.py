@@ -10,7 +10,7 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from django_asgi import appmodule, config, cpus, launcher, servers
+from django_asgi import appmodule, config, cpus, launcher, servers, supervisor
 from django_asgi.config import AppTarget, ConfigError, Settings
 from django_asgi.wrappers import with_lifespan, with_lowercase_header_names, with_root_path
 
@@ -31,13 +31,15 @@ def test_every_server_maps_every_setting(name: str) -> None:
 
 
 DEFAULT_COMMANDS = {
-    "daphne": "daphne --bind 0.0.0.0 --port 8000 --verbosity 1 --access-log -",
-    "hypercorn": "hypercorn --worker-class uvloop --bind 0.0.0.0:8000 --workers 2 --log-level info "
+    "daphne": "python -m django_asgi.daphne --endpoint fd:fileno=3:domain=INET --verbosity 1 --access-log -",
+    "hypercorn": "hypercorn --worker-class uvloop --bind fd://3 --workers 0 --log-level info "
     "--access-logfile - --graceful-timeout 8 --keep-alive 5",
-    "uvicorn": "gunicorn --worker-class uvicorn_worker.UvicornWorker --worker-tmp-dir /dev/shm "
-    "--no-control-socket --bind 0.0.0.0:8000 --workers 2 --log-level info --access-logfile - "
+    "uvicorn": "gunicorn --worker-class django_asgi.uvicorn_worker.UvloopH11Worker --worker-tmp-dir /dev/shm "
+    "--no-control-socket --config python:django_asgi.gunicorn_hooks --bind 0.0.0.0:8000 --workers 2 "
+    "--log-level info --access-logfile - "
     "--forwarded-allow-ips '' --graceful-timeout 8 --keep-alive 5",
-    "granian": "granian --interface asginl --respawn-failed-workers --host 0.0.0.0 --port 8000 --workers 2 "
+    "granian": "granian --interface asginl --respawn-failed-workers --http1-buffer-size 65536 --host 0.0.0.0 "
+    "--port 8000 --workers 2 "
     "--log-level info --access-log --workers-kill-timeout 8",
 }
 
@@ -57,9 +59,8 @@ def test_the_table_covers_exactly_the_expected_servers() -> None:
 
 # Each setting, changed from its default, on each server: what must appear in its command.
 CHANGED = {
-    "port": ({"port": 9000}, {"daphne": "--port 9000", "hypercorn": "--bind 0.0.0.0:9000",
-                              "uvicorn": "--bind 0.0.0.0:9000", "granian": "--port 9000"}),
-    "workers": ({"workers": 3}, {"hypercorn": "--workers 3", "uvicorn": "--workers 3", "granian": "--workers 3"}),
+    "port": ({"port": 9000}, {"uvicorn": "--bind 0.0.0.0:9000", "granian": "--port 9000"}),
+    "workers": ({"workers": 3}, {"uvicorn": "--workers 3", "granian": "--workers 3"}),
     "log_level": ({"log_level": "debug"}, {"daphne": "--verbosity 2", "hypercorn": "--log-level debug",
                                            "uvicorn": "--log-level debug", "granian": "--log-level debug"}),
     "access_log": ({"access_log": False}, {"daphne": "--access-log /dev/null", "granian": "--no-access-log"}),
@@ -94,8 +95,8 @@ def test_server_args_come_last_before_the_app() -> None:
 
 def test_uvicorn_reloads_with_its_own_reloader_not_gunicorns() -> None:
     assert command_line("uvicorn", reload=True, access_log=False) == (
-        "uvicorn --reload --host 0.0.0.0 --port 8000 --log-level info --no-access-log --forwarded-allow-ips '' "
-        "django_asgi.app:application"
+        "uvicorn --reload --http h11 --host 0.0.0.0 --port 8000 --log-level info --no-access-log "
+        "--forwarded-allow-ips '' django_asgi.app:application"
     )
 
 
@@ -559,7 +560,8 @@ def test_twisted_endpoint_escapes_colons_and_equals() -> None:
 def test_hypercorn_serves_http3_beside_tls_where_aioquic_is_installed(monkeypatch, quic: bool) -> None:
     monkeypatch.setattr(servers, "quic_installed", lambda: quic)
     hypercorn = servers.SERVERS["hypercorn"]
-    assert ("--quic-bind 0.0.0.0:8000" in command_line("hypercorn", tls=TLS)) is quic
+    assert ("--quic-bind fd://4" in command_line("hypercorn", tls=TLS)) is quic
+    assert ("--quic-bind 0.0.0.0:8000" in command_line("hypercorn", tls=TLS, reload=True)) is quic
     lowercase = servers.Middleware("django_asgi.wrappers:with_lowercase_header_names", {})
     assert (lowercase in hypercorn.middleware(settings("hypercorn", tls=TLS))) is quic
     assert "--quic-bind" not in command_line("hypercorn")  # QUIC needs a certificate
@@ -628,3 +630,41 @@ def test_bad_tls_settings(tls_files: Path, case: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:
         config.read_tls(env, tls_files)
     assert "\n" not in str(error.value)
+
+
+# ---- supervision -------------------------------------------------------------------------
+
+
+def test_daphne_and_hypercorn_run_under_the_supervisor_with_its_sockets(monkeypatch) -> None:
+    """The supervisor opens the port (and QUIC's) and starts `workers` single-process servers."""
+    monkeypatch.setattr(servers, "quic_installed", lambda: True)
+    hypercorn = servers.SERVERS["hypercorn"]
+    plan = hypercorn.plan(settings("hypercorn", workers=3, port=9000, graceful_timeout=5))
+    assert plan is not None
+    assert (plan.processes, plan.port, plan.graceful_timeout, plan.sockets) == (3, 9000, 5, ["tcp"])
+    assert plan.command == hypercorn.command(settings("hypercorn", workers=3, port=9000, graceful_timeout=5))
+    assert hypercorn.plan(settings("hypercorn", tls=TLS)).sockets == ["tcp", "udp"]
+    daphne = servers.SERVERS["daphne"]
+    assert daphne.plan(settings("daphne")).sockets == ["tcp"]
+    assert daphne.plan(settings("daphne", tls=TLS)).sockets == []  # Twisted's TLS endpoint binds itself
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_COMMANDS))
+def test_reload_and_self_managing_servers_are_not_supervised(name: str) -> None:
+    server = servers.SERVERS[name]
+    assert server.plan(settings(name, reload=True)) is None
+    assert (server.plan(settings(name)) is None) is (name in ("uvicorn", "granian"))
+
+
+def test_hypercorn_reload_keeps_its_own_processes() -> None:
+    line = command_line("hypercorn", reload=True)
+    assert " --bind 0.0.0.0:8000 --workers 2 " in line and "fd://" not in line
+
+
+def test_daphne_endpoint_on_ipv6() -> None:
+    assert " --endpoint fd:fileno=3:domain=INET6 " in command_line("daphne", host="::")
+
+
+def test_plan_round_trips_through_the_environment() -> None:
+    plan = supervisor.Plan(["hypercorn", "--bind", "fd://3"], 2, "0.0.0.0", 8000, 8, ["tcp", "udp"])
+    assert supervisor.Plan.from_json(plan.to_json()) == plan

@@ -1,7 +1,7 @@
 """The README's capability matrix is what this run observed (see capabilities.py)."""
 
 import pytest
-from capabilities import LAST_RUN, Matrix, difference, readme_matrix
+from capabilities import LAST_FIGURES, LAST_RUN, Matrix, difference, readme_matrix
 from harness import servers
 
 
@@ -23,6 +23,7 @@ def test_readme_capability_matrix_is_what_the_tests_observed(
     assert not missing, f"not observed (did their tests fail?): {missing}"
     observed = capabilities.markdown(servers())
     LAST_RUN.write_text(observed)
+    LAST_FIGURES.write_text(capabilities.figures_markdown(servers()))
     committed = readme_matrix()
     assert committed == observed, (
         "README.md's capability matrix differs from what this run observed; if the change is "

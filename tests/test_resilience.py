@@ -1,6 +1,10 @@
 """How each server lives through what production does to it: docker stop with a request in
 flight, and a worker process killed. Each test records what it saw in the capability matrix."""
 
+import asyncio
+import contextlib
+import re
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,23 +44,64 @@ def test_docker_stop_with_a_request_in_flight(server: str, capabilities: Matrix)
         stopped_in = time.monotonic() - started
         finished = in_flight.result()
         status = exit_code(container)
-    print(f"{server}: in flight {finished}, new {newcomer}, stopped in {stopped_in:.1f} s, exit {status}")
     assert status != KILLED, "the server outlived docker stop's timeout"
     if finished == 200:
         assert newcomer != 200, "a server draining for shutdown still took a new request"
+        assert status == 0
         capabilities.record(server, "drain", "yes")
+        capabilities.measure(server, "drain", f"200 after it, stopped in {stopped_in:.1f} s, exit 0")
     else:
         capabilities.record(server, "drain", "no: requests in flight are cut")
 
 
+def test_graceful_timeout_shorter_than_the_request_cuts_it(server: str) -> None:
+    """GRACEFUL_TIMEOUT=1 with a 6 s request: cut off, and the container still exits well
+    inside docker stop's timeout rather than being killed by it."""
+    with serving(server, "--env=GRACEFUL_TIMEOUT=1") as container, ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(outcome, container, "/slow?seconds=6")
+        time.sleep(1)
+        docker("stop", "--time", str(STOP_TIMEOUT), container.id)
+        assert in_flight.result() != 200
+        assert exit_code(container) != KILLED
+
+
+class Traffic:
+    """Requests sent in a loop from a few threads until stopped: what failed, and how."""
+
+    def __init__(self, container: Container, threads: int = 4) -> None:
+        self.container, self.failures, self.sent, self.running = container, [], 0, True
+        self.pool = ThreadPoolExecutor(threads)
+        self.loops = [self.pool.submit(self.loop) for _ in range(threads)]
+
+    def loop(self) -> None:
+        with httpx.Client(timeout=30) as client:  # keep-alive, as a proxy in front would
+            while self.running:
+                try:
+                    status = client.get(self.container.url + "/healthz").status_code
+                except httpx.TransportError as error:
+                    status = type(error).__name__
+                self.sent += 1
+                if status != 200:
+                    self.failures.append(status)
+
+    def stop(self) -> None:
+        self.running = False
+        for loop in self.loops:
+            loop.result()
+        self.pool.shutdown()
+
+
 @pytest.mark.capability("respawn")
 def test_a_killed_worker_is_replaced(server: str, capabilities: Matrix) -> None:
-    """Two CPUs, so the default is two workers where the server has workers at all."""
+    """Two CPUs, so two workers where the server has workers (daphne: its one process,
+    under the supervisor). Requests keep flowing; only the killed worker's may fail."""
     with serving(server, "--cpus=2") as container, toolbox_for(container) as toolbox:
         before = {p.pid for p in workers(toolbox)}
         if not before:
             capabilities.record(server, "respawn", "no: one process")
             return
+        traffic = Traffic(container)
+        time.sleep(1)
         victim = min(before)
         toolbox.run(f"kill -KILL {victim}")
 
@@ -70,12 +115,174 @@ def test_a_killed_worker_is_replaced(server: str, capabilities: Matrix) -> None:
             return len(now) == len(before) and victim not in now
 
         eventually(replaced_or_gone, "a new worker or the end of the container")
+        time.sleep(1)
+        traffic.stop()
         survived = is_running(container)
         if survived:
             assert container.get("/healthz").status_code == 200
-        print(f"{server}: survived {survived}, exit {exit_code(container)}")
+            # the killed worker held at most one request per client thread
+            assert len(traffic.failures) <= 4, traffic.failures
     capabilities.record(server, "respawn", "yes" if survived else "no: the server exits")
+    capabilities.measure(server, "crash", f"{len(traffic.failures)} of {traffic.sent}")
 
 
 def is_running(container: Container) -> bool:
     return docker("inspect", "--format", "{{.State.Running}}", container.id).strip() == "true"
+
+
+UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+
+
+def memory_mib(container: Container) -> float:
+    """The container's memory use as docker counts it (cgroup v1 or v2 alike)."""
+    usage = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", container.id).split("/")[0].strip()
+    number, unit = re.fullmatch(r"([\d.]+)\s*(\w+)", usage).groups()  # type: ignore[union-attr]
+    return float(number) * UNITS[unit] / 2**20
+
+
+LOAD_ROUND_SECONDS = 5
+MAX_LOAD_ROUNDS = 24  # a bound on the whole load: two minutes
+
+
+def wrk_round(url: str, connections: int) -> dict[str, float]:
+    """One LOAD_ROUND_SECONDS run of wrk at `connections` connections: what it counted."""
+    result = subprocess.run(
+        [
+            "wrk",
+            "--threads=2",
+            f"--connections={connections}",
+            f"--duration={LOAD_ROUND_SECONDS}s",
+            "--timeout=10s",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=LOAD_ROUND_SECONDS + 60,  # a guard against a hang
+        check=False,
+    )
+    total = re.search(r"(\d+) requests in ([\d.]+)s", result.stdout)
+    assert total, result.stdout + result.stderr
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", result.stdout)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    return {
+        "total": int(total.group(1)),
+        "seconds": float(total.group(2)),
+        "errors": sum(map(int, errors.groups())) if errors else 0,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def wrk(url: str, requests: int, connections: int) -> dict[str, float]:
+    """wrk runs for a time, not a count: rounds until at least `requests` were answered."""
+    counts = {"total": 0, "seconds": 0.0, "errors": 0, "non_2xx": 0}
+    for _ in range(MAX_LOAD_ROUNDS):
+        for key, value in wrk_round(url, connections).items():
+            counts[key] += value
+        if counts["total"] >= requests:
+            break
+    return {**counts, "rps": counts["total"] / counts["seconds"]}
+
+
+LOAD_REQUESTS = 10_000
+LOAD_CONNECTIONS = 64
+
+
+def test_load_without_errors(sample: Container, server: str, capabilities: Matrix) -> None:
+    """10,000 requests of the sample's index page at 64 connections: no error, no non-2xx."""
+    before = memory_mib(sample)
+    counts = wrk(sample.url + "/", LOAD_REQUESTS, LOAD_CONNECTIONS)
+    after = memory_mib(sample)
+    assert counts["total"] >= LOAD_REQUESTS, counts
+    assert counts["errors"] == counts["non_2xx"] == 0, counts
+    assert sample.get("/healthz").status_code == 200
+    capabilities.measure(
+        server, "load", f"{counts['total']:.0f} in {counts['seconds']:.0f} s, {counts['rps']:.0f}/s, 0 errors"
+    )
+    capabilities.measure(server, "memory", f"{before:.0f} → {after:.0f} MiB")
+
+
+SLOW_CLIENTS = 200
+SLOW_SECONDS = 6
+
+
+async def slow_client(port: int, stop: asyncio.Event) -> None:
+    """A request's headers, one byte a second, never finished; closed when told."""
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for byte in b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"x" * 100:
+            if stop.is_set():
+                break
+            writer.write(bytes([byte]))
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1)
+    finally:
+        writer.close()
+
+
+async def latency_beside_slow_clients(container: Container) -> float:
+    stop = asyncio.Event()
+    clients = [asyncio.create_task(slow_client(container.port, stop)) for _ in range(SLOW_CLIENTS)]
+    try:
+        await asyncio.sleep(SLOW_SECONDS / 2)  # every slow client connected and dripping
+        async with httpx.AsyncClient(timeout=1.0) as client:  # the issue's bound: under 1 s
+            started = time.monotonic()
+            response = await client.get(container.url + "/healthz")
+            took = time.monotonic() - started
+        assert response.status_code == 200
+        return took
+    finally:
+        stop.set()
+        await asyncio.gather(*clients, return_exceptions=True)
+
+
+def test_slow_clients_do_not_hold_up_a_normal_request(sample: Container, server: str, capabilities: Matrix) -> None:
+    took = asyncio.run(latency_beside_slow_clients(sample))
+    capabilities.measure(server, "slow_clients", f"{took * 1000:.0f} ms")
+    assert sample.get("/healthz").status_code == 200
+
+
+# Sent from inside the container, to the server itself: docker's port proxy would turn a
+# server's "400 and close" into a bare reset when the client is still uploading.
+RAW_CLIENT = """
+import select, socket, sys
+request = sys.stdin.buffer.read()
+answer = b""
+with socket.create_connection(("127.0.0.1", 8000), timeout=10) as conn:
+    try:
+        for start in range(0, len(request), 4096):  # small chunks, reading as soon as it answers
+            conn.sendall(request[start : start + 4096])
+            if select.select([conn], [], [], 0.001)[0]:
+                break
+        answer = conn.recv(4096)
+    except ConnectionError:
+        pass
+sys.stdout.buffer.write(answer)
+"""
+
+
+def raw_request(container: Container, request: bytes) -> bytes:
+    """The start of what the server answers to raw bytes; b"" if it only closed."""
+    result = subprocess.run(
+        ["docker", "exec", "-i", container.id, "python", "-c", RAW_CLIENT],
+        input=request,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Huge: " + b"x" * 200_000 + b"\r\n\r\n",
+    ],
+    ids=["malformed-request-line", "oversized-header"],
+)
+def test_bad_requests_get_a_4xx_and_the_server_keeps_serving(sample: Container, request_bytes: bytes) -> None:
+    answer = raw_request(sample, request_bytes)
+    assert re.match(rb"HTTP/1\.[01] 4\d\d", answer), answer[:200]
+    assert sample.get("/healthz").status_code == 200

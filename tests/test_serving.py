@@ -5,7 +5,7 @@ import shlex
 
 import httpx
 import pytest
-from harness import Container
+from harness import Container, workers
 
 APP_UID = 10001
 
@@ -17,8 +17,10 @@ def get(sample: Container, path: str, **kwargs: object) -> httpx.Response:
 
 
 def server_program(sample: Container) -> str:
-    """The program the launcher execs, from its own dry run (gunicorn for uvicorn)."""
-    return shlex.split(sample.host.check_output("django-asgi --print"))[0]
+    """The server program the launcher runs, from its own dry run (gunicorn for uvicorn,
+    django_asgi.daphne for `python -m django_asgi.daphne`)."""
+    argv = shlex.split(sample.host.check_output("django-asgi --print"))
+    return argv[2] if argv[:2] == ["python", "-m"] else argv[0]
 
 
 def test_index_names_the_server_that_answered(sample: Container, server: str) -> None:
@@ -55,10 +57,16 @@ def test_listens_on_all_interfaces_port_8000(toolbox) -> None:
     assert toolbox.socket("tcp://0.0.0.0:8000").is_listening
 
 
-def test_server_is_pid_1_and_every_server_process_is_the_app_user(toolbox, sample: Container) -> None:
-    """The launcher exec'd the server (PID 1), and the server and its workers run as 10001."""
+def test_pid_1_is_the_server_or_its_supervisor_and_every_process_is_the_app_user(toolbox, sample: Container) -> None:
+    """The launcher exec'd the server, or the supervisor that runs it (daphne, hypercorn);
+    the server and its workers run as 10001."""
     program = server_program(sample)
-    assert program in toolbox.process.get(pid=1).args
+    pid_1 = toolbox.process.get(pid=1).args
+    if "supervised:" in sample.host.run("django-asgi --print").stderr:
+        assert "-m django_asgi.supervisor" in pid_1
+        assert all(program in p.args for p in workers(toolbox))
+    else:
+        assert program in pid_1
     # The toolbox's own processes share the namespace; the server's all run from the venv.
     server_processes = [p for p in toolbox.process.filter() if "/opt/venv/" in p.args]
     assert server_processes

@@ -24,7 +24,7 @@ VENV_BIN = VENV / "bin"
 TEST_LOCK = ROOT / "tests" / "requirements.txt"
 STAMP = VENV / "requirements.sha256"
 # Debian packages the tests run (command: package), installed when missing.
-DEBIAN_TOOLS = {"shellcheck": "shellcheck", "curl": "curl", "h2load": "nghttp2-client"}
+DEBIAN_TOOLS = {"shellcheck": "shellcheck", "curl": "curl", "h2load": "nghttp2-client", "wrk": "wrk"}
 # The oldest Python each lock must hold for (and every newer one): the build matrix's
 # oldest for the images, the oldest this command runs on for the tests' own tools.
 OLDEST_IMAGE_PYTHON = "3.12"
@@ -118,11 +118,12 @@ def lock(source: Path, python: str) -> None:
 def copy_matrix() -> int:
     """The README's capability matrix from the table the last complete test run observed."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from capabilities import LAST_RUN, README, with_matrix
+    from capabilities import FIGURES_END, FIGURES_START, LAST_FIGURES, LAST_RUN, README, with_matrix
 
     if not LAST_RUN.is_file():
         raise SystemExit(f"tools: no {LAST_RUN.relative_to(ROOT)} yet: run the whole suite, python3 -m tools test")
-    README.write_text(with_matrix(README.read_text(), LAST_RUN.read_text()))
+    text = with_matrix(README.read_text(), LAST_RUN.read_text())
+    README.write_text(with_matrix(text, LAST_FIGURES.read_text(), FIGURES_START, FIGURES_END))
     print(f"tools: README.md's capability matrix is now {LAST_RUN.relative_to(ROOT)}'s")
     return 0
 

@@ -6,6 +6,7 @@ import platform
 from pathlib import Path
 
 import django
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .models import Visit
@@ -25,25 +26,30 @@ def parent_pid(pid: int) -> int:
     return 0
 
 
-def script_name(argv: list[str]) -> str | None:
-    """`gunicorn` for `/opt/venv/bin/python /opt/venv/bin/gunicorn ...` (how the kernel runs
-    a script with a shebang); None for `python -c ...` (a spawned worker) or no Python."""
-    if len(argv) < 2 or not Path(argv[0]).name.startswith("python") or argv[1].startswith("-"):
+def program_name(argv: list[str]) -> str | None:
+    """What a Python process runs: `gunicorn` for `/opt/venv/bin/python /opt/venv/bin/gunicorn
+    ...` (how the kernel runs a script with a shebang), `django_asgi.daphne` for `python -m
+    django_asgi.daphne ...`; None for `python -c ...` (a spawned worker) or no Python."""
+    if len(argv) < 2 or not Path(argv[0]).name.startswith("python"):
         return None
-    return Path(argv[1]).name
+    if argv[1] == "-m" and len(argv) > 2:
+        return argv[2]
+    return None if argv[1].startswith("-") else Path(argv[1]).name
 
 
 def serving_program() -> str | None:
-    """The program that started this worker: the outermost Python script above it."""
-    program, pid = None, os.getpid()
+    """The program that started this worker: the nearest Python program above it (a
+    supervisor further up is not the server)."""
+    pid = os.getpid()
     while pid > 0:
         try:
             argv = command_line(pid)
         except OSError:
             break
-        program = script_name(argv) or program
+        if program := program_name(argv):
+            return program
         pid = parent_pid(pid)
-    return program
+    return None
 
 
 async def index(request: HttpRequest) -> JsonResponse:
@@ -68,6 +74,11 @@ async def index(request: HttpRequest) -> JsonResponse:
 
 
 async def healthz(request: HttpRequest) -> HttpResponse:
+    """Healthy when the app can use its database: a query through the async ORM."""
+    try:
+        await Visit.objects.aexists()
+    except DatabaseError as error:
+        return HttpResponse(f"database: {error}", status=503, content_type="text/plain")
     return HttpResponse("ok", content_type="text/plain")
 
 

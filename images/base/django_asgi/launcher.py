@@ -26,6 +26,7 @@ from .config import (
 )
 from .cpus import available_cpus
 from .servers import SERVERS, SETTINGS, Server
+from .supervisor import PLAN_VARIABLE, Plan
 
 EXIT_BAD_SETTINGS = 2
 # Every variable of the contract, to tell which ones the user set.
@@ -43,6 +44,7 @@ class Launch:
     argv: list[str]
     environment: dict[str, str]
     notices: list[str]
+    plan: Plan | None = None  # run under django_asgi.supervisor
 
 
 def main(args: Sequence[str] | None = None) -> int:
@@ -53,14 +55,22 @@ def main(args: Sequence[str] | None = None) -> int:
         for notice in launch.notices:
             say(f"notice: {notice}")
         if options.print:
+            if launch.plan:
+                say(f"supervised: django_asgi.supervisor runs {launch.plan.processes} of the command below")
             print(shlex.join(launch.argv))
             return 0
         run_before_start(launch)
     except ConfigError as error:
         say(f"error: {error}")
         return EXIT_BAD_SETTINGS
+    environment = {**os.environ, **launch.environment}
+    if launch.plan:
+        # a fresh, small interpreter as PID 1: this one has imported the whole app
+        say(f"exec the supervisor for {launch.plan.processes} of: {shlex.join(launch.argv)}")
+        environment[PLAN_VARIABLE] = launch.plan.to_json()
+        os.execve(sys.executable, [sys.executable, "-m", "django_asgi.supervisor"], environment)
     say(f"exec {shlex.join(launch.argv)}")
-    os.execvpe(launch.argv[0], launch.argv, {**os.environ, **launch.environment})
+    os.execvpe(launch.argv[0], launch.argv, environment)
 
 
 def say(line: str) -> None:
@@ -87,7 +97,7 @@ def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
     argv = server.command(settings)  # may refuse a setting the server cannot honour
     appmodule.load(settings.app)
     environment = server_environment(env, settings, server)
-    return Launch(settings, argv, environment, server.notices(settings))
+    return Launch(settings, argv, environment, server.notices(settings), server.plan(settings))
 
 
 def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Server]:

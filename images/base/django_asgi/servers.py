@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from .config import ConfigError, Settings
+from .supervisor import LISTEN_FD, QUIC_FD, Plan
 
 Args = tuple[str, ...]
 
@@ -117,6 +118,14 @@ def client_certificates(settings: Settings) -> bool:
     return settings.tls is not None and settings.tls.client_ca is not None
 
 
+def reloading(settings: Settings) -> bool:
+    return settings.reload
+
+
+def quic(settings: Settings) -> bool:
+    return tls(settings) and quic_installed()
+
+
 @cache
 def quic_installed() -> bool:
     """aioquic is what hypercorn[h3] adds: present in the hypercorn-h3 image only."""
@@ -126,6 +135,12 @@ def quic_installed() -> bool:
 def twisted_endpoint_value(value: object) -> str:
     """A value inside a Twisted endpoint string, where : = and \\ are escaped."""
     return str(value).replace("\\", "\\\\").replace(":", "\\:").replace("=", "\\=")
+
+
+def daphne_supervised_endpoint(settings: Settings) -> Effect:
+    """The listening socket the supervisor opened, inherited as LISTEN_FD."""
+    domain = "INET6" if ":" in settings.host else "INET"
+    return Effect(("--endpoint", f"fd:fileno={LISTEN_FD}:domain={domain}"))
 
 
 def daphne_tls_endpoint(settings: Settings) -> Effect:
@@ -164,6 +179,22 @@ class Server:
     multiprocess: bool = True  # False: one process, WEB_CONCURRENCY > 1 is refused
     # RELOAD=1 for a server without a reloader of its own: a whole other command
     reload_command: Callable[[Settings], list[str]] | None = None
+    # Servers whose own process management falls short run under django_asgi.supervisor
+    # (except with RELOAD): these are the sockets it opens for them ("tcp", "udp").
+    supervised_sockets: Callable[[Settings], list[str]] | None = None
+
+    def plan(self, settings: Settings) -> Plan | None:
+        """What the supervisor runs: settings.workers copies of the command, or None."""
+        if self.supervised_sockets is None or settings.reload:
+            return None
+        return Plan(
+            command=self.command(settings),
+            processes=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            graceful_timeout=settings.graceful_timeout,
+            sockets=self.supervised_sockets(settings),
+        )
 
     def effects(self, settings: Settings) -> list[Effect]:
         return [self.options[name](settings) for name in SETTINGS]
@@ -205,7 +236,7 @@ def uvicorn_reload(settings: Settings) -> list[str]:
     """uvicorn's own reloader: gunicorn's --reload cannot restart uvicorn workers (its
     reloader thread calls sys.exit in itself: https://github.com/benoitc/gunicorn/issues/2339)."""
     return [
-        "uvicorn", "--reload", "--host", settings.host, "--port", str(settings.port),
+        "uvicorn", "--reload", "--http", "h11", "--host", settings.host, "--port", str(settings.port),
         "--log-level", settings.log_level, *([] if settings.access_log else ["--no-access-log"]),
         "--forwarded-allow-ips", ",".join(settings.forwarded_allow_ips),
         *uvicorn_tls(settings), *settings.server_args, APP_TARGET,
@@ -253,16 +284,20 @@ GUNICORN_STYLE: dict[str, Option] = {
 
 SERVERS: dict[str, Server] = {
     "daphne": Server(
-        program=("daphne",),
+        # daphne's command line, with a server that drains on SIGTERM (django_asgi/daphne.py)
+        program=("python", "-m", "django_asgi.daphne"),
         multiprocess=False,  # daphne has no worker option: one Twisted reactor
         reload_command=daphne_runserver,
+        # supervised, so that a dead daphne is replaced; with TLS it binds the port itself
+        # (Twisted's TLS endpoint cannot take an inherited socket)
+        supervised_sockets=lambda s: [] if tls(s) else ["tcp"],
         options={
-            "bind": switch(tls, daphne_tls_endpoint, flag("--bind", "{host}", "--port", "{port}")),
+            "bind": switch(tls, daphne_tls_endpoint, daphne_supervised_endpoint),
             "workers": flag(),
             "log_level": lambda s: Effect(("--verbosity", DAPHNE_VERBOSITY[s.log_level])),
             "access_log": switch(lambda s: s.access_log, flag("--access-log", "-"), flag("--access-log", "/dev/null")),
             "forwarded": any_proxy_only("daphne", "--proxy-headers", flag("--proxy-headers")),
-            "graceful_timeout": ignored("daphne does not drain requests on SIGTERM"),
+            "graceful_timeout": flag(),  # django_asgi.daphne reads GRACEFUL_TIMEOUT
             "keep_alive": ignored("daphne keeps idle connections by Twisted's own timeout"),
             "max_requests": ignored("daphne is one process and never recycles it"),
             "reload": flag(),  # reload_command
@@ -278,8 +313,14 @@ SERVERS: dict[str, Server] = {
     "hypercorn": Server(
         # uvloop: +34% requests/s on a Django view over asyncio (servers.md)
         program=("hypercorn", "--worker-class", "uvloop"),
+        # hypercorn's own process manager kills requests in flight at SIGTERM with two or
+        # more workers and never replaces a dead one: the supervisor runs single-process
+        # hypercorns (--workers 0) on its sockets instead. RELOAD keeps hypercorn's own.
+        supervised_sockets=lambda s: ["tcp", "udp"] if quic(s) else ["tcp"],
         options={
             **GUNICORN_STYLE,
+            "bind": switch(reloading, flag("--bind", "{bind}"), flag("--bind", f"fd://{LISTEN_FD}")),
+            "workers": switch(reloading, flag("--workers", "{workers}"), flag("--workers", "0")),
             # hypercorn's documented middleware trusts the nearest hop, not addresses
             "forwarded": any_proxy_only(
                 "hypercorn",
@@ -290,8 +331,11 @@ SERVERS: dict[str, Server] = {
             "tls": both(
                 GUNICORN_STYLE["tls"],
                 switch(
-                    lambda s: tls(s) and quic_installed(),
-                    both(flag("--quic-bind", "{bind}"), wrap("django_asgi.wrappers:with_lowercase_header_names")),
+                    quic,
+                    both(
+                        switch(reloading, flag("--quic-bind", "{bind}"), flag("--quic-bind", f"fd://{QUIC_FD}")),
+                        wrap("django_asgi.wrappers:with_lowercase_header_names"),
+                    ),
                 ),
             ),
         },
@@ -300,14 +344,18 @@ SERVERS: dict[str, Server] = {
         reload_command=uvicorn_reload,
         program=(
             "gunicorn",
-            # the maintained worker; uvicorn.workers.UvicornWorker is deprecated
+            # the maintained worker (uvicorn.workers.UvicornWorker is deprecated), with h11
+            # for its limit on header size (django_asgi/uvicorn_worker.py)
             "--worker-class",
-            "uvicorn_worker.UvicornWorker",
+            "django_asgi.uvicorn_worker.UvloopH11Worker",
             # heartbeat files in memory, and no $HOME/.gunicorn control socket (gunicorn
             # >= 25): both would need a writable root filesystem
             "--worker-tmp-dir",
             "/dev/shm",
             "--no-control-socket",
+            # a worker crash loop ends the server instead of restarting forever
+            "--config",
+            "python:django_asgi.gunicorn_hooks",
         ),
         options={
             **GUNICORN_STYLE,
@@ -325,6 +373,9 @@ SERVERS: dict[str, Server] = {
             "asginl",
             # without it a dead worker stops the whole server with exit code 1
             "--respawn-failed-workers",
+            # the most an HTTP/1 request's head may take: 64 KiB (granian's own is 408 KiB)
+            "--http1-buffer-size",
+            "65536",
         ),
         options={
             "bind": flag("--host", "{host}", "--port", "{port}"),

@@ -1,0 +1,100 @@
+"""daphne, draining on SIGTERM: `python -m django_asgi.daphne` takes daphne's own options.
+
+daphne stops its reactor at SIGTERM and cancels every request in flight. This runs daphne's
+command line with a server that instead stops listening, lets the requests in flight finish
+(up to GRACEFUL_TIMEOUT seconds, as the other servers do), and then stops. Only in the
+daphne image: it imports daphne and Twisted.
+"""
+
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import daphne.server
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from twisted.internet import reactor
+from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
+from twisted.web.http import HTTPChannel
+
+from .config import DEFAULT_GRACEFUL_TIMEOUT, read_seconds
+
+DRAIN_POLL_SECONDS = 0.1
+
+
+def server_from_string(reactor: Any, description: str) -> Any:
+    """Twisted's endpoint strings, plus `fd:fileno=N:domain=INET|INET6` for a listening socket
+    inherited from the supervisor (Twisted dropped its own `fd:` parser)."""
+    kind, _, rest = description.partition(":")
+    if kind != "fd":
+        return serverFromString(reactor, description)
+    fields = dict(part.split("=", 1) for part in rest.split(":"))
+    return AdoptedStreamServerEndpoint(reactor, int(fields["fileno"]), getattr(socket, f"AF_{fields['domain']}"))
+
+
+daphne.server.serverFromString = server_from_string  # daphne's Server resolves its endpoints with it
+
+
+def refuse_long_line(channel: HTTPChannel, line: bytes) -> None:
+    """A request line or header over 16 KiB: 400, as Twisted answers too many headers,
+    instead of LineReceiver's default of closing without a word."""
+    channel._respondToBadRequestAndDisconnect()
+
+
+HTTPChannel.lineLengthExceeded = refuse_long_line  # type: ignore[method-assign]
+
+
+class DrainingServer(Server):
+    """daphne's Server with a graceful SIGTERM/SIGINT in place of Twisted's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "signal_handlers": False})
+        self.ports: list[Any] = []
+        self.drain_deadline: float | None = None
+        self.graceful_timeout = read_seconds(os.environ, "GRACEFUL_TIMEOUT", default=DEFAULT_GRACEFUL_TIMEOUT)
+
+    def run(self) -> None:
+        reactor.callWhenRunning(self.install_signal_handlers)
+        super().run()
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: reactor.callFromThread(self.drain))
+
+    def listen_success(self, port: Any) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def drain(self) -> None:
+        if self.drain_deadline is not None:
+            return
+        self.drain_deadline = time.monotonic() + self.graceful_timeout
+        for port in self.ports:
+            port.stopListening()
+        self.stop_when_idle()
+
+    def busy(self) -> int:
+        """Requests (and WebSockets) whose application has not finished."""
+        return sum(
+            1
+            for details in self.connections.values()
+            if details.get("application_instance") is not None and not details["application_instance"].done()
+        )
+
+    def stop_when_idle(self) -> None:
+        assert self.drain_deadline is not None
+        if self.busy() and time.monotonic() < self.drain_deadline:
+            reactor.callLater(DRAIN_POLL_SECONDS, self.stop_when_idle)
+        else:
+            self.stop()
+
+
+class DrainingCommandLine(CommandLineInterface):
+    server_class = DrainingServer
+
+
+if __name__ == "__main__":
+    sys.exit(DrainingCommandLine.entrypoint())

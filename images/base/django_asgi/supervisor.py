@@ -1,0 +1,151 @@
+"""Process supervision for the servers whose own falls short (../shared/docs/servers.md):
+daphne is one process that never drains, and hypercorn with two or more workers kills the
+requests in flight on SIGTERM and never replaces a dead worker.
+
+The launcher execs this module as PID 1 with a plan. It opens the listening sockets once and
+starts the server's processes on them (inherited as file descriptors LISTEN_FD and QUIC_FD),
+so the port never closes while a process is replaced: connections wait in the backlog.
+A process that dies is replaced; on SIGTERM or SIGINT every process is told to drain, the
+supervisor stops listening, waits up to GRACEFUL_TIMEOUT (plus a moment to exit), and only
+then kills what is left. Processes dying again and again right after starting end the
+container with exit status 1 instead of restarting forever.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PLAN_VARIABLE = "DJANGO_ASGI_PLAN"
+LISTEN_FD = 3  # the TCP listening socket, in every supervised process
+QUIC_FD = 4  # the UDP socket for QUIC, where the plan asks for one
+BACKLOG = 2048
+EXIT_MARGIN = 2.0  # seconds a drained process gets to exit after GRACEFUL_TIMEOUT
+CRASH_WINDOW = 10.0  # a process that dies within this many seconds of starting...
+CRASH_LIMIT = 5  # ...this many times in a row is a crash loop
+POLL_INTERVAL = 0.1
+
+
+@dataclass(frozen=True)
+class Plan:
+    command: list[str]
+    processes: int
+    host: str
+    port: int
+    graceful_timeout: int
+    sockets: list[str] = field(default_factory=lambda: ["tcp"])  # "tcp", "udp": opened here
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> "Plan":
+        return cls(**json.loads(raw))
+
+
+def say(line: str) -> None:
+    print(f"django-asgi: {line}", file=sys.stderr, flush=True)
+
+
+def open_socket(host: str, port: int, kind: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "::" takes IPv4 too
+    sock.bind((host, port))
+    if kind == "tcp":
+        sock.listen(BACKLOG)
+    return sock
+
+
+def describe_exit(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+class Supervisor:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.sockets = [open_socket(plan.host, plan.port, kind) for kind in plan.sockets]
+        targets = {"tcp": LISTEN_FD, "udp": QUIC_FD}
+        self.file_actions = [
+            (os.POSIX_SPAWN_DUP2, sock.fileno(), targets[kind])
+            for sock, kind in zip(self.sockets, plan.sockets, strict=True)
+        ]
+        # the program by its full path, so that ps shows which python it is
+        self.argv = [shutil.which(plan.command[0]) or plan.command[0], *plan.command[1:]]
+        self.children: dict[int, float] = {}  # pid: when it started
+        self.quick_deaths = 0
+        self.stop_deadline: float | None = None
+
+    def start_process(self) -> None:
+        pid = os.posix_spawn(self.argv[0], self.argv, os.environ, file_actions=self.file_actions)
+        self.children[pid] = time.monotonic()
+
+    def stop(self, signum: int, frame: object) -> None:
+        """Every process drains; the port closes once none of them listens any more."""
+        if self.stop_deadline is not None:
+            return
+        self.stop_deadline = time.monotonic() + self.plan.graceful_timeout + EXIT_MARGIN
+        for sock in self.sockets:
+            sock.close()
+        self.signal_children(signal.SIGTERM)
+
+    def signal_children(self, signum: int) -> None:
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.kill(pid, signum)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        program = Path(self.plan.command[0]).name
+        say(f"supervising {self.plan.processes} {program} process(es) on {self.plan.host}:{self.plan.port}")
+        for _ in range(self.plan.processes):
+            self.start_process()
+        while self.children:
+            if self.stop_deadline is not None and time.monotonic() > self.stop_deadline:
+                say(f"GRACEFUL_TIMEOUT passed: killing {len(self.children)} process(es) still running")
+                self.signal_children(signal.SIGKILL)
+                self.stop_deadline = float("inf")
+            if not self.reap():
+                time.sleep(POLL_INTERVAL)
+            if self.quick_deaths >= CRASH_LIMIT:
+                say(f"error: the server's processes died {CRASH_LIMIT} times within {CRASH_WINDOW:g} s of starting")
+                self.signal_children(signal.SIGKILL)
+                return 1
+        return 0
+
+    def reap(self) -> bool:
+        """Collect one exited child, if any, and replace it unless stopping."""
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return False
+        started = self.children.pop(pid, None)
+        if started is None or self.stop_deadline is not None:
+            return True  # an orphan PID 1 inherited, or a process done draining
+        crashed = os.WIFSIGNALED(status) or os.waitstatus_to_exitcode(status) != 0
+        lived = time.monotonic() - started
+        self.quick_deaths = self.quick_deaths + 1 if crashed and lived < CRASH_WINDOW else 0
+        say(f"process {pid} ended ({describe_exit(status)}) after {lived:.1f} s; starting another")
+        self.start_process()
+        return True
+
+
+def main() -> int:
+    return Supervisor(Plan.from_json(os.environ.pop(PLAN_VARIABLE))).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
