@@ -1,10 +1,12 @@
 # Every variant, one Dockerfile: the image it builds on plus the packages of its own
-# hash-locked requirements.txt, in exactly one layer (the pip cache stays in a cache mount).
+# hash-locked requirements-django<A.B>.txt for the Django line, in exactly one layer (the
+# pip cache stays in a cache mount).
 # bake gives the context images/<variant>/ and fills `parent` with the target below it
 # (base, or hypercorn for hypercorn-h3), so shared layers are the same bytes.
 FROM parent
 USER root
-RUN --mount=type=cache,target=/root/.cache/pip --mount=source=requirements.txt,target=/tmp/requirements.txt pip install --require-hashes --no-deps -r /tmp/requirements.txt
+ARG DJANGO_VERSION
+RUN --mount=type=cache,target=/root/.cache/pip --mount=source=requirements-django${DJANGO_VERSION}.txt,target=/tmp/requirements.txt pip install --require-hashes --no-deps -r /tmp/requirements.txt
 USER ${APP_UID}
 ARG ASGI_SERVER
 ENV ASGI_SERVER=${ASGI_SERVER}

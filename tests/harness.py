@@ -22,16 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD_GROUPS = ("default", "test")
 # Bake variables a user may set in the environment (docker-bake.hcl's `variable` blocks
 # that shape tags and versions).
-BAKE_VARIABLES = ("IMAGE_NAME", "PYTHON_VERSION", "DEFAULT_PYTHON_VERSION", "DJANGO_VERSION")
+BAKE_VARIABLES = (
+    "IMAGE_NAME", "PYTHON_VERSION", "DJANGO_VERSION", "DEFAULT_PYTHON_VERSION", "DEFAULT_DJANGO_VERSION", "BUILD_DATE",
+)  # fmt: skip
 READY_TIMEOUT = 60.0  # seconds a container may take to answer /healthz
 
 
 @cache
-def bake_definition(*, overrides: bool = True) -> dict[str, Any]:
-    """The resolved bake file: groups and targets with their tags, args and contexts.
-    overrides=False: as written, without the bake variables set in the environment."""
+def bake_definition(*groups: str, overrides: bool = True) -> dict[str, Any]:
+    """The resolved bake file (the default line and the test images unless other groups
+    are named): groups and targets with their tags, args and contexts. overrides=False:
+    as written, without the bake variables set in the environment."""
     env = None if overrides else {k: v for k, v in os.environ.items() if k not in BAKE_VARIABLES}
-    output = docker("buildx", "bake", "--print", *BUILD_GROUPS, env=env)
+    output = docker("buildx", "bake", "--print", *(groups or BUILD_GROUPS), env=env)
     return json.loads(output)
 
 
@@ -39,9 +42,18 @@ def bake_target(name: str) -> dict[str, Any]:
     return bake_definition()["target"][name]
 
 
-def servers() -> list[str]:
-    """The server variants, in the order the bake matrix lists them."""
-    return bake_definition()["group"]["server"]["targets"]
+def line() -> tuple[str, str]:
+    """(Python, Django) of the line under test: the default group's, which PYTHON_VERSION
+    and DJANGO_VERSION choose."""
+    base = next(name for name in bake_definition()["group"]["default"]["targets"] if name.startswith("base-"))
+    args = bake_target(base)["args"]
+    return args["PYTHON_VERSION"], args["DJANGO_VERSION"]
+
+
+def cell(flavour: str, python: str | None = None, django: str | None = None) -> str:
+    """The bake target of a flavour (or "base") on a line, the tested line by default."""
+    python, django = python or line()[0], django or line()[1]
+    return f"{flavour}-py{python.replace('.', '-')}-django{django.replace('.', '-')}"
 
 
 def flavours() -> list[str]:
@@ -51,8 +63,22 @@ def flavours() -> list[str]:
 
 
 def parent_of(flavour: str) -> str:
-    """The target a variant builds on, from its `parent` context (base, or hypercorn)."""
-    return bake_target(flavour)["contexts"]["parent"].removeprefix("target:")
+    """The flavour (or "base") a variant builds on, from its `parent` context."""
+    parent = bake_target(cell(flavour))["contexts"]["parent"].removeprefix("target:")
+    return parent.removesuffix(cell(""))
+
+
+def servers() -> list[str]:
+    """The servers: the flavours built on the base, in the order bake lists them."""
+    return [flavour for flavour in flavours() if parent_of(flavour) == "base"]
+
+
+def python_version() -> str:
+    return line()[0]
+
+
+def django_version() -> str:
+    return line()[1]
 
 
 def http3_flavour(server: str) -> str | None:
@@ -60,17 +86,11 @@ def http3_flavour(server: str) -> str | None:
     return f"{server}-h3" if f"{server}-h3" in flavours() else None
 
 
-def python_version() -> str:
-    return bake_target("base")["args"]["PYTHON_VERSION"]
-
-
-def default_python_version() -> str:
-    return bake_definition(overrides=False)["target"]["base"]["args"]["PYTHON_VERSION"]
-
-
 def image(target: str) -> str:
-    """The tag naming a target's image; the first tag is the always-present -pyX.Y one."""
-    return bake_target(target)["tags"][0]
+    """The tag naming an image of the tested line: a flavour, "base", or a test target
+    (sample-<flavour>, toolbox). A cell's first tag is its always-present full one."""
+    name = target if target in bake_definition()["target"] else cell(target)
+    return bake_target(name)["tags"][0]
 
 
 def docker(*args: str, check: bool = True, timeout: float = 600, env: dict[str, str] | None = None) -> str:

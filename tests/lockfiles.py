@@ -3,8 +3,11 @@
 from functools import cache
 from pathlib import Path
 
+from harness import django_version
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
+
+from tools.locks import lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,4 +56,5 @@ def top_level(image_dir: str) -> list[NormalizedName]:
 
 
 def lock(image_dir: str) -> Path:
-    return ROOT / "images" / image_dir / "requirements.txt"
+    """An image's lock for the Django line under test."""
+    return lock_path(image_dir, django_version())

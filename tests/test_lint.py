@@ -1,5 +1,6 @@
 """The lint stack, clean: ruff on the Python, hadolint on every Dockerfile, shellcheck on
-the shell, and the locks in step with their sources."""
+the shell, and zizmor and check-jsonschema on the GitHub workflows (which cannot run here,
+so their lint is their test)."""
 
 import subprocess
 import sys
@@ -38,3 +39,31 @@ def test_shellcheck() -> None:
     scripts = [".ci/run"]
     result = run("shellcheck", *scripts)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def workflows() -> list[str]:
+    return tracked(".github/workflows/*.yml")
+
+
+def test_workflows_match_githubs_schema() -> None:
+    assert {".github/workflows/ci.yml", ".github/workflows/release.yml"} <= set(workflows())
+    result = run(BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows())
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run(BIN / "check-jsonschema", "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing() -> None:
+    """Offline: no template injection, no credentials persisted, least permissions, and
+    every action pinned by commit SHA (the policy below)."""
+    result = run(BIN / "zizmor", "--offline", "--no-progress", "--config", ".github/zizmor.yml", *workflows())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_action_is_pinned_by_commit_sha() -> None:
+    uses = [line.split("uses:", 1)[1].strip() for path in workflows() for line in (ROOT / path).read_text().splitlines()
+            if "uses:" in line]  # fmt: skip
+    assert uses
+    for use in uses:
+        reference = use.split("#")[0].strip().split("@", 1)[1]
+        assert len(reference) == 40 and all(c in "0123456789abcdef" for c in reference), use
