@@ -271,7 +271,7 @@ GUNICORN_STYLE: dict[str, Option] = {
         lambda s: s.max_requests > 0,
         flag("--max-requests", "{max_requests}", "--max-requests-jitter", "{max_requests_jitter}"),
     ),
-    "reload": switch(lambda s: s.reload, flag("--reload")),
+    "reload": switch(reloading, flag("--reload")),
     "tls": switch(
         tls,
         both(
@@ -399,7 +399,7 @@ SERVERS: dict[str, Server] = {
                 lambda s: s.max_requests > 0,
                 ignored("granian recycles workers by age (--workers-lifetime) or memory, not requests"),
             ),
-            "reload": switch(lambda s: s.reload, flag("--reload")),
+            "reload": switch(reloading, flag("--reload")),
             "tls": switch(
                 tls,
                 both(
