@@ -42,11 +42,12 @@ def bake_target(name: str) -> dict[str, Any]:
     return bake_definition()["target"][name]
 
 
-def line() -> tuple[str, str]:
-    """(Python, Django) of the line under test: the default group's, which PYTHON_VERSION
-    and DJANGO_VERSION choose."""
-    base = next(name for name in bake_definition()["group"]["default"]["targets"] if name.startswith("base-"))
-    args = bake_target(base)["args"]
+def line(definition: dict[str, Any] | None = None) -> tuple[str, str]:
+    """(Python, Django) of a definition's default group (the line under test, which
+    PYTHON_VERSION and DJANGO_VERSION choose, unless another definition is given)."""
+    definition = definition or bake_definition()
+    base = next(name for name in definition["group"]["default"]["targets"] if name.startswith("base-"))
+    args = definition["target"][base]["args"]
     return args["PYTHON_VERSION"], args["DJANGO_VERSION"]
 
 
@@ -173,10 +174,14 @@ def wait_until_healthy(container: Container, path: str = "/healthz") -> None:
                 return
         except httpx.TransportError:
             pass
-        if docker("inspect", "--format", "{{.State.Running}}", container.id).strip() != "true":
+        if not is_running(container):
             break
         time.sleep(0.2)
     pytest.fail(f"{container.id[:12]} never answered {path}; its logs:\n{container.logs()}", pytrace=False)
+
+
+def is_running(container: Container) -> bool:
+    return docker("inspect", "--format", "{{.State.Running}}", container.id).strip() == "true"
 
 
 def remove_container(container_id: str) -> None:

@@ -62,13 +62,8 @@ def expected_tags(flavour: str, python: str, django: str, default: tuple[str, st
 def default_line() -> tuple[str, str]:
     """The line of the short tags: DEFAULT_PYTHON_VERSION/DEFAULT_DJANGO_VERSION if set,
     else the bake file's own default line (as written, without the environment's overrides)."""
-    written = bake_definition("default", overrides=False)
-    base = next(name for name in written["group"]["default"]["targets"] if name.startswith("base-"))
-    args = written["target"][base]["args"]
-    return (
-        os.environ.get("DEFAULT_PYTHON_VERSION") or args["PYTHON_VERSION"],
-        os.environ.get("DEFAULT_DJANGO_VERSION") or args["DJANGO_VERSION"],
-    )
+    python, django = line(bake_definition("default", overrides=False))
+    return os.environ.get("DEFAULT_PYTHON_VERSION") or python, os.environ.get("DEFAULT_DJANGO_VERSION") or django
 
 
 def test_tags_follow_the_scheme_on_every_cell() -> None:

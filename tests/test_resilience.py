@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from capabilities import Matrix
-from harness import Container, docker, eventually, serving, toolbox_for, workers
+from harness import Container, docker, eventually, is_running, serving, toolbox_for, workers
 
 pytestmark = pytest.mark.usefixtures("family")
 
@@ -124,10 +124,6 @@ def test_a_killed_worker_is_replaced(server: str, capabilities: Matrix) -> None:
             assert len(traffic.failures) <= 4, traffic.failures
     capabilities.record(server, "respawn", "yes" if survived else "no: the server exits")
     capabilities.measure(server, "crash", f"{len(traffic.failures)} of {traffic.sent}")
-
-
-def is_running(container: Container) -> bool:
-    return docker("inspect", "--format", "{{.State.Running}}", container.id).strip() == "true"
 
 
 UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "kB": 1e3, "MB": 1e6, "GB": 1e9}

@@ -32,6 +32,10 @@ def matrix_lines(targets: dict) -> list[tuple[str, str]]:
     return sorted({(t["args"]["PYTHON_VERSION"], t["args"]["DJANGO_VERSION"]) for t in targets.values()})
 
 
+def matrix_pythons() -> list[str]:
+    return sorted({python for python, _ in matrix_lines(bake_print("all")["target"])})
+
+
 def cache_settings(targets: list[str], line_suffix: str) -> str:
     """bake --set lines giving each target its own GitHub Actions cache scope (the test
     targets, named alike on every line, get the line in theirs)."""
@@ -71,7 +75,7 @@ def release_stamp() -> str:
         ["git", "log", "-1", "--format=%ct"], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout.strip()
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
-    pythons = sorted({python for python, _ in matrix_lines(bake_print("all")["target"])})
+    pythons = matrix_pythons()
     variables = {"CREATED": {"default": created}, "BASE_DIGESTS": {"default": base_digests(pythons)}}
     OVERRIDE.write_text(json.dumps({"variable": variables}, indent=2) + "\n")
     return f"date={time.strftime('%Y%m%d', time.gmtime())}\nepoch={epoch}"
@@ -90,8 +94,7 @@ def published_base_digest(reference: str) -> str | None:
 
 def base_moved() -> str:
     image = os.environ["IMAGE_NAME"]
-    targets = bake_print("all")["target"]
-    pythons = sorted({python for python, _ in matrix_lines(targets)})
+    pythons = matrix_pythons()
     current = base_digests(pythons)
     moved = [p for p in pythons if published_base_digest(f"{image}:base-py{p}") != current[p]]
     return f"moved={'true' if moved else 'false'}"
