@@ -24,6 +24,7 @@ BUILD_GROUPS = ("default", "test")
 # that shape tags and versions).
 BAKE_VARIABLES = (
     "IMAGE_NAME", "PYTHON_VERSION", "DJANGO_VERSION", "DEFAULT_PYTHON_VERSION", "DEFAULT_DJANGO_VERSION", "BUILD_DATE",
+    "ONLY_SERVERS",
 )  # fmt: skip
 READY_TIMEOUT = 60.0  # seconds a container may take to answer /healthz
 
@@ -72,6 +73,12 @@ def parent_of(flavour: str) -> str:
 def servers() -> list[str]:
     """The servers: the flavours built on the base, in the order bake lists them."""
     return [flavour for flavour in flavours() if parent_of(flavour) == "base"]
+
+
+def restricted_to() -> str:
+    """ONLY_SERVERS, when the family under test is restricted to some servers (CI's
+    per-server jobs): tests that judge the whole family then have nothing to judge."""
+    return os.environ.get("ONLY_SERVERS", "")
 
 
 def python_version() -> str:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 
 import pytest
 from harness import (
@@ -31,11 +32,39 @@ def pins() -> dict[str, str]:
     return json.loads((ROOT / "docker-bake.json").read_text())["variable"]["PINS"]["default"]
 
 
+def printed(*groups: str, **variables: str) -> dict:
+    """`bake --print` with some bake variables set (on top of the environment's)."""
+    return json.loads(docker("buildx", "bake", "--print", *groups, env={**os.environ, **variables}))
+
+
 def test_one_name_everywhere() -> None:
     """images/<name>/ is the flavour <name>; the default group is the tested line's cells."""
     image_dirs = {path.parent.name for path in ROOT.glob("images/*/requirements.in")}
-    assert {*flavours(), "base"} == image_dirs
+    whole_family = printed("default", ONLY_SERVERS="")["group"]["default"]["targets"]
+    assert {name.rsplit("-py", 1)[0] for name in whole_family} == image_dirs
     assert bake_definition("default")["group"]["default"]["targets"] == [cell(f) for f in ["base", *flavours()]]
+
+
+@pytest.mark.parametrize(
+    ("only", "built"),
+    [("granian", ["base", "granian"]), ("hypercorn", ["base", "hypercorn", "hypercorn-h3"]),
+     ("uvicorn, daphne", ["base", "uvicorn", "daphne"])],
+)  # fmt: skip
+def test_only_servers_restricts_the_family_with_its_extra_flavours(only: str, built: list[str]) -> None:
+    """What CI's per-server jobs build: the base, the servers named, and their extras."""
+    assert printed("default", ONLY_SERVERS=only)["group"]["default"]["targets"] == [cell(f) for f in built]
+    assert set(printed("all", ONLY_SERVERS=only)["target"]) == {
+        cell(f, p, d) for f in built for p in PYTHONS for d in DJANGOS
+    }
+
+
+def test_only_servers_refuses_a_server_the_family_lacks() -> None:
+    result = subprocess.run(
+        ["docker", "buildx", "bake", "--print", "default"],
+        capture_output=True, text=True, check=False, cwd=ROOT, env={**os.environ, "ONLY_SERVERS": "granain"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert 'Call to function "known_server" failed' in result.stderr
 
 
 def test_the_matrix_is_every_flavour_on_every_python_and_django() -> None:
@@ -85,8 +114,7 @@ def test_no_tag_is_claimed_twice() -> None:
 
 
 def test_a_build_date_gives_every_tag_a_dated_twin() -> None:
-    printed = json.loads(docker("buildx", "bake", "--print", "all", env={**os.environ, "BUILD_DATE": "20261124"}))
-    for name, target in printed["target"].items():
+    for name, target in printed("all", BUILD_DATE="20261124")["target"].items():
         plain = [tag for tag in target["tags"] if not tag.endswith("-20261124")]
         assert target["tags"] == [t for tag in plain for t in (tag, f"{tag}-20261124")], name
 
@@ -140,7 +168,5 @@ def test_the_definition_does_not_vary_between_builds_of_one_commit() -> None:
     assert json.loads(docker("buildx", "bake", "--print", "all"))["target"] == first["target"]
     labels = [t["labels"] for t in first["target"].values()]
     assert not any("org.opencontainers.image.created" in label for label in labels)
-    stamped = json.loads(
-        docker("buildx", "bake", "--print", cell("base"), env={**os.environ, "CREATED": "2026-11-24T00:00:00Z"})
-    )
+    stamped = printed(cell("base"), CREATED="2026-11-24T00:00:00Z")
     assert stamped["target"][cell("base")]["labels"]["org.opencontainers.image.created"] == "2026-11-24T00:00:00Z"

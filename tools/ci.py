@@ -2,7 +2,7 @@
 that print `key=value` lines for $GITHUB_OUTPUT. They read the bake file with
 `docker buildx bake --print`, never by hand.
 
-    lines           the matrix's lines (Python x Django) with a GHA cache scope per target
+    lines           CI's jobs: server x Python x Django, with a GHA cache scope per target
     release-stamp   the build date and commit time; writes docker-bake.override.json with
                     CREATED and each python:X.Y-slim digest for the labels
     base-moved      whether any python:X.Y-slim moved since the published images were built
@@ -32,16 +32,20 @@ def matrix_lines(targets: dict) -> list[tuple[str, str]]:
     return sorted({(t["args"]["PYTHON_VERSION"], t["args"]["DJANGO_VERSION"]) for t in targets.values()})
 
 
+def matrix_servers(targets: dict) -> list[str]:
+    return sorted({t["args"]["ASGI_SERVER"] for t in targets.values() if "ASGI_SERVER" in t["args"]})
+
+
 def matrix_pythons() -> list[str]:
     return sorted({python for python, _ in matrix_lines(bake_print("all")["target"])})
 
 
-def cache_settings(targets: list[str], line_suffix: str) -> str:
+def cache_settings(targets: list[str], job_suffix: str) -> str:
     """bake --set lines giving each target its own GitHub Actions cache scope (the test
-    targets, named alike on every line, get the line in theirs)."""
+    targets, named alike in every job, get the job's server and line in theirs)."""
     settings = []
     for target in targets:
-        scope = target if "-py" in target else f"{target}{line_suffix}"
+        scope = target if "-py" in target else f"{target}{job_suffix}"
         settings += [
             f"{target}.cache-from=type=gha,scope={scope}",
             f"{target}.cache-to=type=gha,scope={scope},mode=max",
@@ -50,11 +54,16 @@ def cache_settings(targets: list[str], line_suffix: str) -> str:
 
 
 def lines() -> str:
+    """One CI job per server x Python x Django line: the job bakes the line's base, the
+    server's flavours and their sample images (ONLY_SERVERS), then tests them."""
+    targets = bake_print("all")["target"]
     entries = []
-    for python, django in matrix_lines(bake_print("all")["target"]):
-        line = bake_print(*TEST_GROUPS, env={"PYTHON_VERSION": python, "DJANGO_VERSION": django})
-        suffix = f"-py{python}-django{django}"
-        entries.append({"python": python, "django": django, "cache": cache_settings(sorted(line["target"]), suffix)})
+    for server in matrix_servers(targets):
+        for python, django in matrix_lines(targets):
+            env = {"PYTHON_VERSION": python, "DJANGO_VERSION": django, "ONLY_SERVERS": server}
+            job = sorted(bake_print(*TEST_GROUPS, env=env)["target"])
+            cache = cache_settings(job, f"-{server}-py{python}-django{django}")
+            entries.append({"server": server, "python": python, "django": django, "cache": cache})
     return f"lines={json.dumps(entries)}"
 
 
