@@ -52,9 +52,13 @@ variable "EXTRA_FLAVOURS" {
   default = { "hypercorn-h3" = ["hypercorn", "hypercorn"] }
 }
 
-# The tests' name for the sample project's images.
+# The tests' names for the sample project's images and the example project's.
 variable "SAMPLE_NAME" {
   default = "django-asgi-sample"
+}
+
+variable "EXAMPLE_NAME" {
+  default = "django-asgi-example"
 }
 
 variable "SOURCE_URL" {
@@ -151,10 +155,10 @@ group "all" {
   targets = ["base", "variant"]
 }
 
-# What the tests build on top of the default line: the sample project on every flavour, and
-# the toolbox that inspects running containers.
+# What the tests build on top of the default line: the sample project on every flavour, the
+# example project (examples/fly) on every server, and the toolbox that inspects containers.
 group "test" {
-  targets = ["sample", "toolbox"]
+  targets = ["sample", "example", "toolbox"]
 }
 
 target "base" {
@@ -188,6 +192,17 @@ target "sample" {
   contexts = { "org/django-asgi:${flavour}" = "target:${cell(flavour, PYTHON_VERSION, DJANGO_VERSION)}" }
   args     = { SERVER = flavour }
   tags     = ["${SAMPLE_NAME}:${flavour}-py${PYTHON_VERSION}-django${DJANGO_VERSION}"]
+}
+
+# The example project as its Dockerfile builds it for users, FROM org/django-asgi:<server>
+# filled with the default line's freshly built server image.
+target "example" {
+  name     = "example-${server}"
+  matrix   = { server = selected_servers() }
+  context  = "examples/fly"
+  contexts = { "org/django-asgi:${server}" = "target:${cell(server, PYTHON_VERSION, DJANGO_VERSION)}" }
+  args     = { SERVER = server }
+  tags     = ["${EXAMPLE_NAME}:${server}-py${PYTHON_VERSION}-django${DJANGO_VERSION}"]
 }
 
 target "toolbox" {

@@ -7,7 +7,7 @@ import ssl
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -123,13 +123,15 @@ class Container:
     url: str
     tls: ssl.SSLContext | None = None  # how a client trusts it, when it serves https
     udp_port: int | None = None
+    headers: dict[str, str] | None = None  # sent with every get(): a Host that ALLOWED_HOSTS takes
 
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.url + path, **{"timeout": 10, "verify": self.tls or True, **kwargs})
+        defaults = {"timeout": 10, "verify": self.tls or True, "headers": self.headers}
+        return httpx.get(self.url + path, **{**defaults, **kwargs})
 
     @property
     def host(self) -> Any:
@@ -155,14 +157,20 @@ class Container:
 
 
 def start_container(
-    tag: str, *options: str, port: int = 8000, tls: ssl.SSLContext | None = None, udp: bool = False
+    tag: str,
+    *options: str,
+    port: int = 8000,
+    tls: ssl.SSLContext | None = None,
+    udp: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> Container:
     """`docker run` the image with `port` published on a free loopback port (TCP, and UDP
     if asked); `tls` is the client context for an image told to serve https."""
     published = ["--publish", f"127.0.0.1::{port}", *(["--publish", f"127.0.0.1::{port}/udp"] if udp else [])]
     container_id = docker("run", "--detach", *published, *options, tag).strip()
     scheme = "https" if tls else "http"
-    container = Container(container_id, f"{scheme}://127.0.0.1:{published_port(container_id, f'{port}/tcp')}", tls)
+    url = f"{scheme}://127.0.0.1:{published_port(container_id, f'{port}/tcp')}"
+    container = Container(container_id, url, tls, headers=headers)
     if udp:
         container.udp_port = published_port(container_id, f"{port}/udp")
     return container
@@ -196,11 +204,10 @@ def remove_container(container_id: str) -> None:
 
 
 @contextmanager
-def running(
-    tag: str, *options: str, port: int = 8000, tls: ssl.SSLContext | None = None, udp: bool = False
-) -> Iterator[Container]:
-    """A container of `tag` answering /healthz, removed afterwards whatever happens."""
-    container = start_container(tag, *options, port=port, tls=tls, udp=udp)
+def running(tag: str, *options: str, **kwargs: Any) -> Iterator[Container]:
+    """A container of `tag` answering /healthz, removed afterwards whatever happens (keyword
+    arguments: start_container's)."""
+    container = start_container(tag, *options, **kwargs)
     try:
         wait_until_healthy(container)
         yield container
@@ -220,11 +227,11 @@ def toolbox_for(container: Container) -> Iterator[Any]:
         remove_container(toolbox_id)
 
 
-def readable_copy_of_sample(tmp_path: Path) -> Path:
-    """A copy of sample_app/ in tmp_path that the image's user (10001) can read, to
-    bind-mount over /app and change."""
+def readable_copy(tmp_path: Path, source: Path = ROOT / "sample_app") -> Path:
+    """A copy of sample_app/ (or another project) in tmp_path that the image's user (10001)
+    can read, to bind-mount over /app and change."""
     project = tmp_path / "project"
-    shutil.copytree(ROOT / "sample_app", project)
+    shutil.copytree(source, project)
     for path in [tmp_path, project, *project.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return project
@@ -257,13 +264,16 @@ def workers(toolbox: Any) -> list:
     return [p for p in children if "/opt/venv/" in p.args and "resource_tracker" not in p.args]
 
 
-def run_to_completion(tag: str, *options: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`docker run --rm` in the foreground; a container still running at `timeout` (a
-    guard against a hang, not a timing assertion) is removed before failing."""
+def run_to_completion(
+    tag: str, *options: str, command: Sequence[str] = (), timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`docker run --rm` in the foreground (the image's command, or `command`); a container
+    still running at `timeout` (a guard against a hang, not a timing assertion) is removed
+    before failing."""
     name = f"django-asgi-test-{uuid.uuid4().hex[:12]}"
     try:
         return subprocess.run(
-            ["docker", "run", "--rm", f"--name={name}", *options, tag],
+            ["docker", "run", "--rm", f"--name={name}", *options, tag, *command],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -4,7 +4,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from harness import image, readable_copy_of_sample, run_to_completion
+from harness import image, readable_copy, run_to_completion
 from tls import Certificates
 
 pytestmark = pytest.mark.usefixtures("family")
@@ -94,7 +94,7 @@ def test_a_failing_prestart_stops_the_start(server: str, tmp_path: Path) -> None
 
 def test_a_broken_urlconf_stops_the_start_with_its_line(server: str, tmp_path: Path) -> None:
     """The launcher loads the URLconf too, so a broken view module is one line, not 500s."""
-    project = readable_copy_of_sample(tmp_path)
+    project = readable_copy(tmp_path)
     urls = project / "hello_django" / "urls.py"
     urls.write_text(urls.read_text() + "raise RuntimeError('broken urls')\n")
     lines = len(urls.read_text().splitlines())

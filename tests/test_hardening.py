@@ -18,7 +18,7 @@ from harness import (
     image,
     index,
     inspect_image,
-    readable_copy_of_sample,
+    readable_copy,
     run_to_completion,
     serving,
 )
@@ -131,7 +131,7 @@ def test_unhealthy_when_the_health_route_fails(server: str) -> None:
 
 
 def test_an_app_that_raises_at_import_ends_the_container(server: str, tmp_path: Path) -> None:
-    project = readable_copy_of_sample(tmp_path)
+    project = readable_copy(tmp_path)
     settings = project / "hello_django" / "settings.py"
     settings.write_text(settings.read_text() + "\nraise RuntimeError('no database configured')\n")
     result = run_to_completion(image(f"sample-{server}"), f"--volume={project}:/app:ro")
@@ -142,7 +142,7 @@ def test_an_app_that_raises_at_import_ends_the_container(server: str, tmp_path: 
 def test_workers_that_die_at_start_end_the_container(server: str, tmp_path: Path) -> None:
     """An app that imports in the launcher's check but kills every server process that
     loads it: the container ends, it does not restart them forever."""
-    project = readable_copy_of_sample(tmp_path)
+    project = readable_copy(tmp_path)
     asgi = project / "hello_django" / "asgi.py"
     asgi.write_text(
         "import os, sys\n"

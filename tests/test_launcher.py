@@ -5,12 +5,13 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from django_asgi import appmodule, config, cpus, launcher, servers, supervisor
+from django_asgi import appmodule, config, cpus, launcher, servers, static, supervisor
 from django_asgi.config import AppTarget, ConfigError, Settings
 from django_asgi.wrappers import with_lifespan, with_lowercase_header_names, with_root_path
 
@@ -31,16 +32,16 @@ def test_every_server_maps_every_setting(name: str) -> None:
 
 
 DEFAULT_COMMANDS = {
-    "daphne": "python -m django_asgi.daphne --endpoint fd:fileno=3:domain=INET --verbosity 1 --access-log -",
+    "daphne": "python -m django_asgi.daphne --endpoint fd:fileno=3:domain=INET --verbosity 1 --access-log /dev/null",
     "hypercorn": "hypercorn --worker-class uvloop --bind fd://3 --workers 0 --log-level info "
-    "--access-logfile - --graceful-timeout 8 --keep-alive 5",
+    "--graceful-timeout 8 --keep-alive 5",
     "uvicorn": "gunicorn --worker-class django_asgi.uvicorn_worker.UvloopH11Worker --worker-tmp-dir /dev/shm "
     "--no-control-socket --config python:django_asgi.gunicorn_hooks --bind 0.0.0.0:8000 --workers 2 "
-    "--log-level info --access-logfile - "
+    "--log-level info "
     "--forwarded-allow-ips '' --graceful-timeout 8 --keep-alive 5",
     "granian": "granian --interface asginl --respawn-failed-workers --http1-buffer-size 65536 --host 0.0.0.0 "
     "--port 8000 --workers 2 "
-    "--log-level info --access-log --workers-kill-timeout 8",
+    "--log-level info --no-access-log --workers-kill-timeout 8",
 }
 
 
@@ -63,7 +64,8 @@ CHANGED = {
     "workers": ({"workers": 3}, {"uvicorn": "--workers 3", "granian": "--workers 3"}),
     "log_level": ({"log_level": "debug"}, {"daphne": "--verbosity 2", "hypercorn": "--log-level debug",
                                            "uvicorn": "--log-level debug", "granian": "--log-level debug"}),
-    "access_log": ({"access_log": False}, {"daphne": "--access-log /dev/null", "granian": "--no-access-log"}),
+    "access_log": ({"access_log": True}, {"daphne": "--access-log -", "hypercorn": "--access-logfile -",
+                                          "uvicorn": "--access-logfile -", "granian": "--access-log"}),
     "forwarded": ({"forwarded_allow_ips": ("*",)}, {"daphne": "--proxy-headers",
                                                     "uvicorn": "--forwarded-allow-ips '*'"}),
     "graceful_timeout": ({"graceful_timeout": 3}, {"hypercorn": "--graceful-timeout 3",
@@ -458,10 +460,12 @@ def test_server_environment_puts_the_app_root_first_once() -> None:
 
 def test_server_environment_describes_the_wrapping() -> None:
     chosen = settings("granian", root_path="/app", forwarded_allow_ips=("10.0.0.1",))
-    env = launcher.server_environment({}, chosen, servers.SERVERS["granian"])
+    collected = static.StaticFiles("collected", "/app/static/", "/app/staticfiles")
+    env = launcher.server_environment({}, chosen, servers.SERVERS["granian"], collected)
     assert json.loads(env[config.WRAPPING_VARIABLE]) == {
         "root_path": "/app",
         "middleware": [["granian.utils.proxies:wrap_asgi_with_proxy_headers", {"trusted_hosts": ["10.0.0.1"]}]],
+        "static": {"mode": "collected", "prefix": "/app/static/", "root": "/app/staticfiles"},
     }
 
 
@@ -668,3 +672,61 @@ def test_daphne_endpoint_on_ipv6() -> None:
 def test_plan_round_trips_through_the_environment() -> None:
     plan = supervisor.Plan(["hypercorn", "--bind", "fd://3"], 2, "0.0.0.0", 8000, 8, ["tcp", "udp"])
     assert supervisor.Plan.from_json(plan.to_json()) == plan
+
+
+# ---- static files ------------------------------------------------------------------------
+
+
+def django_settings(**values: object) -> SimpleNamespace:
+    """What static.plan reads of Django's settings, for a project with staticfiles."""
+    defaults = {
+        "INSTALLED_APPS": ["django.contrib.staticfiles"], "STATIC_URL": "static/", "STATIC_ROOT": None, "DEBUG": False,
+    }  # fmt: skip
+    return SimpleNamespace(**{**defaults, **values})
+
+
+def test_collected_static_files_are_served_at_static_url(tmp_path: Path) -> None:
+    planned, notices = static.plan(settings(), django_settings(STATIC_ROOT=tmp_path))
+    assert planned == static.StaticFiles("collected", "/static/", str(tmp_path)) and notices == []
+
+
+def test_a_relative_static_url_lives_under_root_path(tmp_path: Path) -> None:
+    planned, _ = static.plan(settings(root_path="/shop"), django_settings(STATIC_ROOT=tmp_path))
+    assert planned is not None and planned.prefix == "/shop/static/"
+    planned, _ = static.plan(settings(root_path="/shop"), django_settings(STATIC_ROOT=tmp_path, STATIC_URL="/assets/"))
+    assert planned is not None and planned.prefix == "/assets/"
+
+
+@pytest.mark.parametrize("url", ["https://cdn.example.com/static/", "//cdn.example.com/static/", ""])
+def test_static_files_on_another_host_are_left_to_it(tmp_path: Path, url: str) -> None:
+    assert static.plan(settings(), django_settings(STATIC_ROOT=tmp_path, STATIC_URL=url)) == (None, [])
+
+
+def test_no_static_files_without_staticfiles_or_when_turned_off(tmp_path: Path) -> None:
+    assert static.plan(settings(), django_settings(STATIC_ROOT=tmp_path, INSTALLED_APPS=[])) == (None, [])
+    assert static.plan(settings(serve_static=False), django_settings(STATIC_ROOT=tmp_path)) == (None, [])
+    assert static.plan(settings(), None) == (None, [])
+
+
+def test_a_missing_static_root_is_a_notice_unless_collectstatic_runs_first(tmp_path: Path) -> None:
+    missing = tmp_path / "staticfiles"
+    planned, notices = static.plan(settings(), django_settings(STATIC_ROOT=missing))
+    assert planned is None and notices == [
+        f"STATIC_ROOT {missing} does not exist: run collectstatic when building the image "
+        "(or set DJANGO_COLLECTSTATIC=1); static files are not served"
+    ]
+    planned, notices = static.plan(settings(collectstatic=True), django_settings(STATIC_ROOT=missing))
+    assert planned == static.StaticFiles("collected", "/static/", str(missing)) and notices == []
+    assert static.plan(settings(), django_settings())[1] == [
+        "STATIC_ROOT is not set in the Django settings: static files are not served"
+    ]
+
+
+def test_debug_serves_the_apps_static_files_as_runserver_does() -> None:
+    planned, _ = static.plan(settings(), django_settings(DEBUG=True))
+    assert planned == static.StaticFiles("finders", "/static/")
+
+
+def test_serve_static_is_a_flag() -> None:
+    with pytest.raises(ConfigError, match="SERVE_STATIC"):
+        config.read_flag({"SERVE_STATIC": "maybe"}, "SERVE_STATIC", default=True)

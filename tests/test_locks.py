@@ -4,7 +4,15 @@ import pytest
 from harness import bake_definition
 from lockfiles import pinned
 
-from tools.locks import PINS_FILE, input_digest, pins_document, recorded_digest, specs
+from tools.locks import (
+    PINS_FILE,
+    STANDALONE_LOCKS,
+    input_digest,
+    pins_document,
+    recorded_digest,
+    specs,
+    standalone_digest,
+)  # fmt: skip
 
 
 def lock_specs() -> list:
@@ -32,3 +40,10 @@ def test_each_lock_holds_its_django_line_and_its_parents_pins(spec) -> None:
 
 def test_the_pinned_versions_file_matches_the_locks() -> None:
     assert PINS_FILE.read_text() == pins_document(lock_specs())
+
+
+@pytest.mark.parametrize("source", list(STANDALONE_LOCKS), ids=lambda source: source.parent.name)
+def test_each_standalone_lock_is_current(source) -> None:
+    """The tests' tools and the example project: locked from their requirements.in too."""
+    lock = source.with_suffix(".txt")
+    assert recorded_digest(lock) == standalone_digest(source), f"{lock} is stale: python3 -m tools lock"

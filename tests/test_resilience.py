@@ -13,6 +13,9 @@ import pytest
 from capabilities import Matrix
 from harness import Container, docker, eventually, is_running, serving, toolbox_for, workers
 
+import bench.run
+import bench.wrk
+
 pytestmark = pytest.mark.usefixtures("family")
 
 STOP_TIMEOUT = 10  # docker stop's default: SIGKILL after this many seconds
@@ -126,46 +129,14 @@ def test_a_killed_worker_is_replaced(server: str, capabilities: Matrix) -> None:
     capabilities.measure(server, "crash", f"{len(traffic.failures)} of {traffic.sent}")
 
 
-UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "kB": 1e3, "MB": 1e6, "GB": 1e9}
-
-
-def memory_mib(container: Container) -> float:
-    """The container's memory use as docker counts it (cgroup v1 or v2 alike)."""
-    usage = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", container.id).split("/")[0].strip()
-    number, unit = re.fullmatch(r"([\d.]+)\s*(\w+)", usage).groups()  # type: ignore[union-attr]
-    return float(number) * UNITS[unit] / 2**20
-
-
 LOAD_ROUND_SECONDS = 5
 MAX_LOAD_ROUNDS = 24  # a bound on the whole load: two minutes
 
 
 def wrk_round(url: str, connections: int) -> dict[str, float]:
     """One LOAD_ROUND_SECONDS run of wrk at `connections` connections: what it counted."""
-    result = subprocess.run(
-        [
-            "wrk",
-            "--threads=2",
-            f"--connections={connections}",
-            f"--duration={LOAD_ROUND_SECONDS}s",
-            "--timeout=10s",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=LOAD_ROUND_SECONDS + 60,  # a guard against a hang
-        check=False,
-    )
-    total = re.search(r"(\d+) requests in ([\d.]+)s", result.stdout)
-    assert total, result.stdout + result.stderr
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", result.stdout)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
-    return {
-        "total": int(total.group(1)),
-        "seconds": float(total.group(2)),
-        "errors": sum(map(int, errors.groups())) if errors else 0,
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-    }
+    load = bench.wrk.run(url, connections=connections, seconds=LOAD_ROUND_SECONDS, threads=2)
+    return {"total": load.requests, "seconds": load.seconds, "errors": load.errors, "non_2xx": load.non_2xx}
 
 
 def wrk(url: str, requests: int, connections: int) -> dict[str, float]:
@@ -185,9 +156,9 @@ LOAD_CONNECTIONS = 64
 
 def test_load_without_errors(sample: Container, server: str, capabilities: Matrix) -> None:
     """10,000 requests of the sample's index page at 64 connections: no error, no non-2xx."""
-    before = memory_mib(sample)
+    before = bench.run.rss_mib(sample.id)
     counts = wrk(sample.url + "/", LOAD_REQUESTS, LOAD_CONNECTIONS)
-    after = memory_mib(sample)
+    after = bench.run.rss_mib(sample.id)
     assert counts["total"] >= LOAD_REQUESTS, counts
     assert counts["errors"] == counts["non_2xx"] == 0, counts
     assert sample.get("/healthz").status_code == 200

@@ -2,8 +2,8 @@
 
 The launcher has already checked the target, put its root on PYTHONPATH and described the
 wrapping in WRAPPING_VARIABLE; importing this module builds it (each worker imports it).
-Innermost first: the user's app, the server's own middleware (proxy headers), ROOT_PATH,
-and the lifespan answerer outermost.
+Innermost first: the user's app, the server's own middleware (proxy headers), static
+files, ROOT_PATH, and the lifespan answerer outermost.
 """
 
 import importlib
@@ -12,7 +12,7 @@ import os
 
 from .appmodule import load_urlconf
 from .config import TARGET_VARIABLE, WRAPPING_VARIABLE
-from .wrappers import ASGIApp, with_lifespan, with_root_path
+from .wrappers import ASGIApp, with_lifespan, with_root_path, with_static_files
 
 
 def load(dotted: str) -> object:
@@ -26,6 +26,8 @@ def build() -> ASGIApp:
     wrapping = json.loads(os.environ.get(WRAPPING_VARIABLE, "{}"))
     for factory, kwargs in wrapping.get("middleware", []):
         app = load(factory)(app, **kwargs)
+    if wrapping.get("static"):
+        app = with_static_files(app, **wrapping["static"])
     if wrapping.get("root_path"):
         app = with_root_path(app, wrapping["root_path"])
     return with_lifespan(app)

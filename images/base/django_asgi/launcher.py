@@ -26,13 +26,15 @@ from .config import (
 )
 from .cpus import available_cpus
 from .servers import SERVERS, SETTINGS, Server
+from .static import StaticFiles, configured_settings
+from .static import plan as static_plan
 from .supervisor import PLAN_VARIABLE, Plan
 
 EXIT_BAD_SETTINGS = 2
 # Every variable of the contract, to tell which ones the user set.
 CONTRACT_VARIABLES = frozenset(
     {variable for variables in SETTINGS.values() for variable in variables}
-    | {"APP_MODULE", "ROOT_PATH", "SERVER_ARGS", "PRESTART", "DJANGO_MIGRATE", "DJANGO_COLLECTSTATIC"}
+    | {"APP_MODULE", "ROOT_PATH", "SERVER_ARGS", "PRESTART", "DJANGO_MIGRATE", "DJANGO_COLLECTSTATIC", "SERVE_STATIC"}
 )
 
 
@@ -45,13 +47,14 @@ class Launch:
     environment: dict[str, str]
     notices: list[str]
     plan: Plan | None = None  # run under django_asgi.supervisor
+    static: StaticFiles | None = None
 
 
 def main(args: Sequence[str] | None = None) -> int:
     options = parse_arguments(args)
     try:
         launch = prepare(os.environ, Path.cwd())
-        say(summary(launch.settings))
+        say(summary(launch.settings, launch.static))
         for notice in launch.notices:
             say(f"notice: {notice}")
         if options.print:
@@ -96,8 +99,10 @@ def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
     settings, server = read_settings(env, app_dir)
     argv = server.command(settings)  # may refuse a setting the server cannot honour
     appmodule.load(settings.app)
-    environment = server_environment(env, settings, server)
-    return Launch(settings, argv, environment, server.notices(settings), server.plan(settings))
+    static, static_notices = static_plan(settings, configured_settings())
+    environment = server_environment(env, settings, server, static)
+    notices = [*server.notices(settings), *static_notices]
+    return Launch(settings, argv, environment, notices, server.plan(settings), static)
 
 
 def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Server]:
@@ -112,7 +117,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         workers=workers,
         workers_origin=workers_origin,
         log_level=config.read_log_level(env),
-        access_log=config.read_flag(env, "ACCESS_LOG", default=True),
+        access_log=config.read_flag(env, "ACCESS_LOG", default=False),
         forwarded_allow_ips=config.read_forwarded_allow_ips(env),
         root_path=config.read_root_path(env),
         graceful_timeout=config.read_seconds(env, "GRACEFUL_TIMEOUT", default=config.DEFAULT_GRACEFUL_TIMEOUT),
@@ -122,6 +127,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         server_args=config.read_server_args(env),
         migrate=config.read_flag(env, "DJANGO_MIGRATE", default=False),
         collectstatic=config.read_flag(env, "DJANGO_COLLECTSTATIC", default=False),
+        serve_static=config.read_flag(env, "SERVE_STATIC", default=True),
         prestart=config.read_prestart(env, app_dir),
         tls=config.read_tls(env, app_dir),
         explicit=frozenset(name for name in CONTRACT_VARIABLES if env.get(name, "").strip()),
@@ -143,7 +149,9 @@ def select_server(env: Mapping[str, str]) -> tuple[str, Server]:
     return name, SERVERS[name]
 
 
-def server_environment(env: Mapping[str, str], settings: Settings, server: Server) -> dict[str, str]:
+def server_environment(
+    env: Mapping[str, str], settings: Settings, server: Server, static: StaticFiles | None = None
+) -> dict[str, str]:
     """What the server's processes need to build the same wrapped app: the app's root first
     on PYTHONPATH, the target, its wrapping, and the settings module it configured."""
     return {
@@ -153,6 +161,7 @@ def server_environment(env: Mapping[str, str], settings: Settings, server: Serve
             {
                 "root_path": settings.root_path,
                 "middleware": [[m.factory, dict(m.kwargs)] for m in server.middleware(settings)],
+                "static": static.to_wrapping() if static else None,
             }
         ),
         # the app's import set it (asgi.py's setdefault); runserver needs it by name
@@ -204,7 +213,7 @@ def tls_mode(settings: Settings) -> str:
     return "on, client certificates required" if settings.tls.client_ca else "on"
 
 
-def summary(settings: Settings) -> str:
+def summary(settings: Settings, static: StaticFiles | None = None) -> str:
     """The resolved settings in one line, logged at every start and by --print."""
     s = settings
     workers = f"{s.workers} worker{'s' if s.workers != 1 else ''} ({s.workers_origin})"
@@ -219,5 +228,6 @@ def summary(settings: Settings) -> str:
         f"access_log={'on' if s.access_log else 'off'} forwarded_allow_ips={proxies} "
         f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
         f"max_requests={s.max_requests or 'off'} reload={'on' if s.reload else 'off'} tls={tls_mode(s)} "
+        f"static={static.describe() if static else 'off'} "
         f"before start: {', '.join(before) or 'nothing'}"
     )

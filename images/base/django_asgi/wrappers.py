@@ -72,3 +72,22 @@ def with_lowercase_header_names(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_lowercase)
 
     return application
+
+
+def with_static_files(app: ASGIApp, mode: str, prefix: str, root: str = "") -> ASGIApp:
+    """The project's static files before the app (see django_asgi.static)."""
+    if mode == "finders":
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        return ASGIStaticFilesHandler(app)
+    from servestatic import ServeStaticASGI
+
+    from .static import UNHASHED_MAX_AGE
+
+    async def asgi3(scope: Scope, receive: Receive, send: Send) -> None:
+        """`app` as a coroutine function: ServeStatic (asgiref's guarantee_single_callable)
+        takes a plain function returning an awaitable, as granian's proxy-header wrapper is,
+        for an ASGI 2 app and calls it with the scope alone."""
+        await app(scope, receive, send)
+
+    return ServeStaticASGI(asgi3, root=root, prefix=prefix, max_age=UNHASHED_MAX_AGE)

@@ -1,0 +1,78 @@
+"""python3 -m bench [--servers a,b] [--seconds S] [--repeats N] ... : measure the default
+line's servers against the seed's setups and against their alternatives, and write
+docs/benchmarks.{md,png,json}. Run from the repository root with any Python 3.11+: it makes
+`.venv/` (the tests' hash-locked tools, matplotlib among them) and re-runs itself there."""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from tools.environment import VENV, VENV_BIN, ensure_debian_tools, ensure_venv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """One line, not a usage block: what is wrong, and exit 2."""
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def positive(raw: str) -> int:
+    if not raw.isdigit() or int(raw) == 0:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number above 0")
+    return int(raw)
+
+
+def options_parser() -> Parser:
+    parser = Parser(prog="python3 -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", help="comma-separated servers of the default line (default: all)")
+    parser.add_argument("--seconds", type=positive, default=10, help="seconds of each measured load run (10)")
+    parser.add_argument("--warmup", type=positive, default=2, help="unmeasured load before each run, seconds (2)")
+    parser.add_argument("--repeats", type=positive, default=3, help="rounds of every setup (3)")
+    parser.add_argument("--connections", type=positive, default=32, help="wrk's connections (32)")
+    parser.add_argument("--starts", type=positive, default=5, help="cold starts of each setup (5)")
+    parser.add_argument("--no-sizes", action="store_true", help="skip the image sizes (docker save | gzip)")
+    parser.add_argument("--skip-build", action="store_true", help="the family's images exist: do not bake them")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs", help="where the results go (docs/)")
+    return parser
+
+
+def in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def main() -> int:
+    parser = options_parser()
+    arguments = parser.parse_args()
+    if not in_venv():
+        ensure_venv()
+        ensure_debian_tools()
+        os.execv(VENV_BIN / "python", [str(VENV_BIN / "python"), "-m", "bench", *sys.argv[1:]])
+    from .run import BenchError
+    from .session import measure
+    from .setups import default_line
+
+    line = default_line()
+    servers = chosen_servers(parser, arguments.servers, line.servers)
+    try:
+        measure(arguments, line, servers, date=time.strftime("%Y-%m-%d", time.gmtime()))
+    except BenchError as error:
+        parser.exit(1, f"{parser.prog}: {error}\n")
+    return 0
+
+
+def chosen_servers(parser: Parser, raw: str | None, available: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None:
+        return available
+    chosen = tuple(name.strip() for name in raw.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in available]
+    if unknown or not chosen:
+        parser.error(f"--servers {raw!r}: the default line's servers are {', '.join(available)}")
+    return chosen
+
+
+if __name__ == "__main__":
+    sys.exit(main())

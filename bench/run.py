@@ -1,0 +1,249 @@
+"""Running the setups: containers pinned to one CPU, wrk pinned to another, rounds
+interleaved across every setup so that machine drift hits all of them alike."""
+
+import platform
+import socket
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from . import wrk
+from .setups import Line, Setup, naive_image, naive_requirements
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 60.0  # seconds a container may take to answer its first request
+# The server gets one CPU and the load generator the other (this is a 2-core machine);
+# docker's proxy is left to the scheduler, as it is in production.
+SERVER_CPU = "1"
+LOAD_CPU = 0
+
+
+@dataclass(frozen=True)
+class Options:
+    servers: tuple[str, ...]
+    seconds: int  # each measured load run
+    warmup: int  # load before each measured run, not counted
+    repeats: int  # rounds of every setup
+    connections: int
+    starts: int  # cold starts of each setup
+    sizes: bool
+
+
+class BenchError(Exception):
+    """A setup that cannot be measured: one line for the user."""
+
+
+def docker(*args: str, timeout: float = 900) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise BenchError(f"docker {args[0]} failed: {last}")
+    return result.stdout
+
+
+def build(line: Line, servers: tuple[str, ...], family: bool) -> None:
+    """The family's default line and its sample images (bake, unless told they exist), and
+    the seed's setup for each server (pip, cached by BuildKit after the first run)."""
+    if family:
+        print("bench: building the default line and the sample images (docker buildx bake default test)", flush=True)
+        subprocess.run(["docker", "buildx", "bake", "default", "test"], cwd=ROOT, check=True, capture_output=True)
+    for server in servers:
+        print(f"bench: building the seed's setup for {server}", flush=True)
+        docker(
+            "build",
+            "--quiet",
+            "--file",
+            str(ROOT / "bench" / "naive.Dockerfile"),
+            "--build-arg",
+            f"PYTHON_VERSION={line.python}",
+            "--build-arg",
+            f"REQUIREMENTS={' '.join(naive_requirements(server, line.django))}",
+            "--tag",
+            naive_image(server, line),
+            str(ROOT / "sample_app"),
+        )
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Running:
+    id: str
+    url: str
+
+
+def start(setup: Setup) -> Running:
+    options = ["--detach", f"--cpuset-cpus={SERVER_CPU}"]
+    env = dict(setup.env)
+    if setup.host_network:
+        port = free_loopback_port()
+        env.update(HOST="127.0.0.1", PORT=str(port))
+        options += ["--network", "host"]
+    else:
+        options += ["--publish", "127.0.0.1::8000"]
+    for name, value in env.items():
+        options += ["--env", f"{name}={value}"]
+    container = docker("run", *options, setup.image, *setup.command).strip()
+    if not setup.host_network:
+        port = int(docker("port", container, "8000/tcp").splitlines()[0].rsplit(":", 1)[1])
+    return Running(container, f"http://127.0.0.1:{port}{setup.path}")
+
+
+def wait_for_first_answer(container: Running, setup: Setup) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    with httpx.Client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(container.url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.01)
+    logs = subprocess.run(["docker", "logs", "--tail", "1", container.id], capture_output=True, text=True)
+    last = (logs.stdout + logs.stderr).strip().splitlines()
+    raise BenchError(
+        f"{setup.key} never answered {setup.path} in {READY_TIMEOUT:.0f} s: {last[-1] if last else 'no logs'}"
+    )
+
+
+@contextmanager
+def running(setup: Setup) -> Iterator[Running]:
+    container = start(setup)
+    try:
+        wait_for_first_answer(container, setup)
+        yield container
+    finally:
+        subprocess.run(["docker", "rm", "--force", container.id], capture_output=True, check=False)
+
+
+def rss_mib(container_id: str) -> float:
+    """Anonymous memory of a container's cgroup (what its processes hold, without the page
+    cache): `anon` on cgroup v2, `total_rss` on v1."""
+    stat = docker(
+        "exec",
+        container_id,
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory.stat 2>/dev/null || cat /sys/fs/cgroup/memory/memory.stat",
+    )
+    values = dict(line.split() for line in stat.splitlines() if len(line.split()) == 2)
+    return int(values.get("anon", values.get("total_rss", 0))) / 2**20
+
+
+def load_round(setup: Setup, options: Options) -> dict[str, object]:
+    with running(setup) as container:
+        idle = rss_mib(container.id)
+        try:
+            wrk.run(container.url, connections=options.connections, seconds=options.warmup, cpu=LOAD_CPU)
+            load = wrk.run(container.url, connections=options.connections, seconds=options.seconds, cpu=LOAD_CPU)
+        except RuntimeError as error:
+            raise BenchError(f"{setup.key}: {error}") from None
+        after = rss_mib(container.id)
+    return {**asdict(load), "rps": load.rps, "rss_idle_mib": idle, "rss_after_mib": after}
+
+
+def cold_start(setup: Setup) -> float:
+    """Seconds from `docker run` to the first 200 on its path (/)."""
+    began = time.monotonic()
+    with running(setup):
+        return time.monotonic() - began
+
+
+def interleaved_loads(all_setups: list[Setup], options: Options) -> list[dict[str, object]]:
+    runs = []
+    for repeat in range(options.repeats):
+        for setup in all_setups:
+            print(f"bench: round {repeat + 1}/{options.repeats}: {setup.key}", flush=True)
+            runs.append({"setup": setup.key, "repeat": repeat, **load_round(setup, options)})
+    return runs
+
+
+def interleaved_starts(all_setups: list[Setup], options: Options) -> list[dict[str, object]]:
+    compared = [setup for setup in all_setups if setup.kind in ("ours", "naive")]
+    starts = []
+    for repeat in range(options.starts):
+        for setup in compared:
+            starts.append({"setup": setup.key, "repeat": repeat, "seconds": cold_start(setup)})
+    return starts
+
+
+def history_bytes(tag: str) -> int:
+    sizes = docker("history", "--no-trunc", "--human=false", "--format", "{{.Size}}", tag).split()
+    return sum(int(size) for size in sizes)
+
+
+def content_bytes(tag: str) -> int:
+    """What a registry stores for the image: its compressed layers (the containerd image
+    store's Size)."""
+    return int(docker("image", "inspect", "--format", "{{.Size}}", tag).strip())
+
+
+def saved_gzip_bytes(tag: str) -> int:
+    """`docker save TAG | gzip -c | wc -c`."""
+    save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
+    gzip = subprocess.Popen(["gzip", "-c"], stdin=save.stdout, stdout=subprocess.PIPE)
+    assert save.stdout is not None and gzip.stdout is not None
+    save.stdout.close()  # gzip holds the pipe now
+    total = sum(len(chunk) for chunk in iter(lambda: gzip.stdout.read(1 << 20), b""))  # type: ignore[union-attr]
+    if save.wait() != 0 or gzip.wait() != 0:
+        raise BenchError(f"docker save {tag} | gzip failed")
+    return total
+
+
+def image_sizes(line: Line, servers: tuple[str, ...]) -> dict[str, dict[str, int | str]]:
+    """Each image whole (uncompressed, and saved + gzipped), and what each variant adds to
+    the base (uncompressed, and compressed as a registry serves it)."""
+    base = line.images["base"]
+    sizes: dict[str, dict[str, int | str]] = {"base": {"tag": base, **whole_image(base)}}
+    for server in servers:
+        print(f"bench: measuring the size of {server}'s images", flush=True)
+        variant = line.images[server]
+        sizes[server] = {
+            "tag": variant,
+            **whole_image(variant),
+            "own_bytes": history_bytes(variant) - history_bytes(base),
+            "own_compressed_bytes": content_bytes(variant) - content_bytes(base),
+        }
+        sizes[f"{server} (seed)"] = {"tag": naive_image(server, line), **whole_image(naive_image(server, line))}
+    return sizes
+
+
+def whole_image(tag: str) -> dict[str, int]:
+    return {"bytes": history_bytes(tag), "saved_gzip_bytes": saved_gzip_bytes(tag)}
+
+
+def machine() -> dict[str, object]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    engine = docker("version", "--format", "{{.Server.Version}}").strip()
+    return {
+        "cpu": cpu,
+        "cpus": len(Path("/proc/cpuinfo").read_text().split("processor\t:")) - 1,
+        "memory_gib": round(memory_kib / 2**20),
+        "kernel": platform.release(),
+        "docker": engine,
+    }
+
+
+def medians(runs: list[dict[str, object]], key: str) -> dict[str, float]:
+    by_setup: dict[str, list[float]] = {}
+    for run in runs:
+        by_setup.setdefault(str(run["setup"]), []).append(float(run[key]))  # type: ignore[arg-type]
+    return {setup: statistics.median(values) for setup, values in by_setup.items()}

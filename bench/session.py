@@ -1,0 +1,56 @@
+"""One benchmark session: build, measure every setup interleaved, write the results."""
+
+import argparse
+from dataclasses import asdict
+
+from . import report
+from .run import (
+    LOAD_CPU,
+    SERVER_CPU,
+    Options,
+    build,
+    image_sizes,
+    interleaved_loads,
+    interleaved_starts,
+    machine,
+)
+from .setups import NAIVE_PACKAGES, Line, naive_requirements, setups
+
+
+def versions(line: Line, servers: tuple[str, ...]) -> dict[str, object]:
+    pinned = dict(
+        requirement.split("==") for server in servers for requirement in naive_requirements(server, line.django)
+    )
+    return {
+        "python": line.python,
+        "django": pinned.pop("django"),
+        "servers": {package: pinned[package] for server in servers for package in NAIVE_PACKAGES[server]},
+    }
+
+
+def measure(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...], date: str) -> dict[str, object]:
+    options = Options(
+        servers=servers,
+        seconds=arguments.seconds,
+        warmup=arguments.warmup,
+        repeats=arguments.repeats,
+        connections=arguments.connections,
+        starts=arguments.starts,
+        sizes=not arguments.no_sizes,
+    )
+    build(line, servers, family=not arguments.skip_build)
+    all_setups = [setup for server in servers for setup in setups(server, line)]
+    results = {
+        "date": date,
+        "machine": machine(),
+        "versions": versions(line, servers),
+        "options": {**asdict(options), "server_cpu": SERVER_CPU, "load_cpu": LOAD_CPU},
+        "servers": list(servers),
+        "setups": [{**asdict(setup), "key": setup.key} for setup in all_setups],
+        "runs": interleaved_loads(all_setups, options),
+        "cold_starts": interleaved_starts(all_setups, options),
+        "sizes": image_sizes(line, servers) if options.sizes else {},
+    }
+    report.write(results, arguments.output)
+    print(f"bench: wrote {arguments.output}/benchmarks.md, .png and .json", flush=True)
+    return results

@@ -1,0 +1,188 @@
+"""What the benchmarks run: for each server of the default line, our image as shipped, the
+seed's hand-written setup for the same server, and our image with one default changed."""
+
+import shlex
+from dataclasses import dataclass, field
+
+from tools.ci import bake_print
+from tools.locks import lock_path, pinned_version
+
+NAIVE_NAME = "django-asgi-bench-naive"
+APP = "hello_django.asgi:application"
+
+# The seed article's CMD lines, as written (gunicorn's "..." filled with the bind and the
+# two workers the others use), each in python:X.Y-slim + `pip install` (naive.Dockerfile).
+NAIVE_COMMANDS = {
+    "daphne": f"daphne -b 0.0.0.0 -p 8000 {APP}",
+    "hypercorn": f"hypercorn --bind :8000 --workers 2 {APP}",
+    "uvicorn": f"gunicorn {APP} --bind 0.0.0.0:8000 --workers 2 -k uvicorn.workers.UvicornWorker",
+    "granian": f"granian --interface asgi --host 0.0.0.0 --port 8000 --workers 2 {APP}",
+}
+# What the seed installs for each (plain uvicorn: no uvloop, no httptools), pinned here to
+# the versions our locks hold, so that the setup is compared and not the release.
+NAIVE_PACKAGES = {
+    "daphne": {"daphne": "daphne"},
+    "hypercorn": {"hypercorn": "hypercorn"},
+    "uvicorn": {"gunicorn": "uvicorn", "uvicorn": "uvicorn"},
+    "granian": {"granian": "granian"},
+}
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One of our defaults, changed: what it is, and the environment that changes it."""
+
+    name: str
+    default: str  # what the image does instead
+    env: dict[str, str]
+    why: str  # why the default stays what it is, given the measurement
+    servers: tuple[str, ...] = ("daphne", "hypercorn", "uvicorn", "granian")
+
+
+ALTERNATIVES = (
+    Alternative(
+        "access log on",
+        "access log off (ACCESS_LOG=1 turns it on)",
+        {"ACCESS_LOG": "1"},
+        why="off by default since this benchmark: one line per request cost every server 6-15 % of its "
+        "requests per second (hypercorn the most) and made ours lose to the seed's daphne, which logs "
+        "nothing. Errors and start-up lines are still logged; Fly's proxy, ingress controllers and "
+        "load balancers usually log requests already. `ACCESS_LOG=1` turns it on.",
+    ),
+    Alternative(
+        "2 workers on the 1 CPU",
+        "one worker per available CPU",
+        {"WEB_CONCURRENCY": "2"},
+        why="a second worker on the same CPU only adds context switches and memory: 8-19 % fewer requests "
+        "and a worse p99. This is why WEB_CONCURRENCY defaults to the CPUs the cgroup allows, not the "
+        "host's count that os.cpu_count() reports (the seed's `--workers 2` on one CPU pays it).",
+        servers=("hypercorn", "uvicorn", "granian"),
+    ),
+    Alternative(
+        "asyncio event loop",
+        "uvloop (-k uvloop)",
+        {"SERVER_ARGS": "-k asyncio"},
+        why="kept, but it is a wash on Python 3.14 (between -2 % and +3 % across runs here; the +34 % "
+        "measured on an older Python outside a container is gone): asyncio caught up. It stays because "
+        "it never lost by more than the noise and the uvicorn image wins with it.",
+        servers=("hypercorn",),
+    ),
+    Alternative(
+        "asyncio loop (UvicornH11Worker)",
+        "uvloop (UvloopH11Worker)",
+        {"SERVER_ARGS": "--worker-class uvicorn_worker.UvicornH11Worker"},
+        why="uvloop wins for the uvicorn worker. Its HTTP parser stays h11 rather than httptools: "
+        "httptools accepts request headers of any size (a 200 KB header was served), h11 refuses them.",
+        servers=("uvicorn",),
+    ),
+    Alternative(
+        "--interface asgi",
+        "--interface asginl (no lifespan)",
+        {"SERVER_ARGS": "--interface asgi"},
+        why="the same speed; asginl is kept because Django has nothing to run at lifespan, so granian need "
+        "not send it (the image's wrapper would answer it either way).",
+        servers=("granian",),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One way to run one server: an image, its environment, and how it is reached."""
+
+    server: str
+    kind: str  # "ours", "naive", "host network" or "alternative"
+    label: str
+    image: str
+    env: dict[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = ()
+    host_network: bool = False
+    path: str = "/"  # what wrk asks for
+
+    @property
+    def key(self) -> str:
+        return f"{self.server}: {self.label}"
+
+
+@dataclass(frozen=True)
+class Line:
+    """The default line as bake defines it: its versions and its images' tags."""
+
+    python: str
+    django: str
+    servers: tuple[str, ...]
+    images: dict[str, str]  # "base", each server, "sample-<server>" and "example-<server>" -> tag
+
+
+def default_line() -> Line:
+    definition, tests = bake_print("default"), bake_print("test")["target"]
+    targets = definition["target"]
+    base = next(name for name in definition["group"]["default"]["targets"] if name.startswith("base-"))
+    args = targets[base]["args"]
+    images = {"base": targets[base]["tags"][0]}
+    servers = []
+    for name in definition["group"]["default"]["targets"]:
+        server = targets[name]["args"].get("ASGI_SERVER")
+        if server and name.startswith(f"{server}-py"):  # a server, not an extra flavour
+            servers.append(server)
+            images[server] = targets[name]["tags"][0]
+            images[f"sample-{server}"] = tests[f"sample-{server}"]["tags"][0]
+            images[f"example-{server}"] = tests[f"example-{server}"]["tags"][0]
+    return Line(args["PYTHON_VERSION"], args["DJANGO_VERSION"], tuple(servers), images)
+
+
+def naive_requirements(server: str, django: str) -> list[str]:
+    """The seed's `pip install` line for a server, at the versions our locks pin."""
+    packages = [f"django=={pinned_version(lock_path('base', django), 'django')}"]
+    for package, image in NAIVE_PACKAGES[server].items():
+        packages.append(f"{package}=={pinned_version(lock_path(image, django), package)}")
+    return packages
+
+
+def naive_image(server: str, line: Line) -> str:
+    return f"{NAIVE_NAME}:{server}-py{line.python}-django{line.django}"
+
+
+# Ours: migrations off at start, like the naive setups (the index page needs no database).
+OURS_ENV = {"DJANGO_MIGRATE": "0"}
+
+
+def setups(server: str, line: Line) -> list[Setup]:
+    ours = line.images[f"sample-{server}"]
+    result = [
+        Setup(server, "ours", "ours", ours, dict(OURS_ENV)),
+        Setup(
+            server,
+            "naive",
+            "seed's setup",
+            naive_image(server, line),
+            command=tuple(shlex.split(NAIVE_COMMANDS[server])),
+        ),
+        Setup(server, "host network", "ours, --network host", ours, dict(OURS_ENV), host_network=True),
+    ]
+    for alternative in ALTERNATIVES:
+        if server in alternative.servers:
+            result.append(
+                Setup(server, "alternative", f"ours, {alternative.name}", ours, {**OURS_ENV, **alternative.env})
+            )
+    return result
+
+
+# Static files: the example project's collected stylesheet (examples/fly collects at build
+# time), through the image's ServeStatic on every server and granian's own mount.
+STATIC_FILE = "/static/notes/style.css"
+EXAMPLE_ENV = {"DJANGO_SECRET_KEY": "benchmark-only"}
+GRANIAN_MOUNT = "--static-path-route /static --static-path-mount /app/staticfiles"
+
+
+def static_setups(server: str, line: Line) -> list[Setup]:
+    example = line.images[f"example-{server}"]
+    result = [Setup(server, "static", "a static file, ServeStatic", example, dict(EXAMPLE_ENV), path=STATIC_FILE)]
+    if server == "granian":
+        env = {**EXAMPLE_ENV, "SERVE_STATIC": "0", "SERVER_ARGS": GRANIAN_MOUNT}
+        result.append(Setup(server, "static", "a static file, granian's mount", example, env, path=STATIC_FILE))
+    return result
+
+
+def alternative_named(label: str) -> Alternative:
+    return next(a for a in ALTERNATIVES if label == f"ours, {a.name}")

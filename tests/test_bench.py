@@ -1,0 +1,99 @@
+"""The benchmark tool cannot rot: its wrk reader, its bad input, and one short run of one
+server end to end (numbers are recorded, never judged: speed lives in bench/, not here)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harness import ROOT, servers
+
+from bench import wrk
+from bench.setups import NAIVE_COMMANDS, default_line, setups
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:32768/
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    26.41ms    6.21ms  61.86ms   81.70%
+  Latency Distribution
+     50%   25.99ms
+     75%   28.75ms
+     90%   33.32ms
+     99%    1.20s
+  5982 requests in 5.01s, 2.41MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:   1193.23
+"""
+
+
+def test_wrk_output_is_read_with_its_units() -> None:
+    load = wrk.parse(WRK_OUTPUT)
+    assert (load.requests, load.seconds, load.errors, load.non_2xx) == (5982, 5.01, 3, 7)
+    assert (load.p50_ms, load.p99_ms) == (25.99, 1200.0)
+    assert load.rps == pytest.approx(5982 / 5.01)
+
+
+def test_wrk_output_without_a_total_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="wrk printed no total"):
+        wrk.parse("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, cwd=ROOT, timeout=600, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--servers", "nginx"], "--servers 'nginx': the default line's servers are daphne"),
+        (["--seconds", "0"], "argument --seconds: '0' is not a whole number above 0"),
+        (["--repeats", "many"], "argument --repeats: 'many' is not a whole number above 0"),
+    ],
+)
+def test_bad_input_is_one_line(args: list[str], message: str) -> None:
+    result = bench(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_every_server_has_the_seeds_command_line() -> None:
+    assert set(NAIVE_COMMANDS) == set(servers())
+
+
+@pytest.mark.usefixtures("family")
+def test_a_short_run_of_one_server_writes_every_result(tmp_path: Path) -> None:
+    server = servers()[-1]
+    result = bench(
+        "--servers", server, "--seconds", "1", "--warmup", "1", "--repeats", "1", "--starts", "1",
+        "--skip-build", "--output", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((tmp_path / "benchmarks.json").read_text())
+    measured = {run["setup"] for run in results["runs"]}
+    assert measured == {setup["key"] for setup in results["setups"]}
+    assert len(measured) >= 4  # ours, the seed's, host network, at least one alternative
+    for run in results["runs"]:
+        assert run["requests"] > 0 and run["errors"] == run["non_2xx"] == 0, run
+        assert run["rss_idle_mib"] > 0 and run["rss_after_mib"] > 0, run
+    assert {start["setup"] for start in results["cold_starts"]} == {f"{server}: ours", f"{server}: seed's setup"}
+    assert results["sizes"][server]["own_bytes"] > 0
+    markdown = (tmp_path / "benchmarks.md").read_text()
+    assert f"| {server} |" in markdown and "WHY_" not in markdown
+    assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_setups_differ_from_ours_in_one_thing_each() -> None:
+    """An alternative is our image with one setting changed; the seed's setup is another image."""
+    for server in servers():
+        line_setups = setups(server, default_line())
+        ours = next(setup for setup in line_setups if setup.kind == "ours")
+        for setup in line_setups:
+            if setup.kind == "alternative":
+                assert setup.image == ours.image
+                assert len(set(setup.env.items()) - set(ours.env.items())) == 1, setup
+            if setup.kind == "naive":
+                assert setup.image != ours.image and setup.command
