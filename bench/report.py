@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .run import medians
-from .setups import ALTERNATIVES, NAIVE_COMMANDS, alternative_named
+from .setups import ALTERNATIVES, HOST_NETWORK, NAIVE_COMMANDS, OURS, SEED, alternative_named
 
 MB = 1e6
 
@@ -73,7 +73,7 @@ compare within the tables.
 def throughput_section(s: Summary) -> str:
     rows = []
     for server in s.servers:
-        ours, seed = key(server, "ours"), key(server, "seed's setup")
+        ours, seed = key(server, OURS), key(server, SEED)
         rows.append(
             [
                 server,
@@ -110,7 +110,7 @@ def throughput_section(s: Summary) -> str:
 def proxy_section(s: Summary) -> str:
     rows = []
     for server in s.servers:
-        published, host = key(server, "ours"), key(server, "ours, --network host")
+        published, host = key(server, OURS), key(server, HOST_NETWORK)
         rows.append(
             [
                 server,
@@ -133,7 +133,7 @@ def proxy_section(s: Summary) -> str:
 def start_and_memory_section(s: Summary) -> str:
     rows = []
     for server in s.servers:
-        ours, seed = key(server, "ours"), key(server, "seed's setup")
+        ours, seed = key(server, OURS), key(server, SEED)
         rows.append(
             [
                 server,
@@ -176,7 +176,7 @@ def size_section(results: dict[str, Any]) -> str:
 def defaults_section(s: Summary) -> str:
     rows = []
     for server in s.servers:
-        ours = key(server, "ours")
+        ours = key(server, OURS)
         for label in s.labels(server, "alternative"):
             alternative, other = alternative_named(label), key(server, label)
             rows.append(
@@ -212,6 +212,23 @@ def defaults_section(s: Summary) -> str:
     )
 
 
+def static_section(s: Summary) -> str:
+    rows = []
+    for server in s.servers:
+        for label in s.labels(server, "static"):
+            measured = key(server, label)
+            served_by = label.removeprefix("a static file, ")
+            rows.append(
+                [server, served_by, f"{s.rps[measured]:,.0f}", f"{s.p50[measured]:.1f} / {s.p99[measured]:.1f}"]
+            )
+    return (
+        "\n## Static files\n\nThe example project's collected stylesheet (`/static/notes/style.css`, from "
+        "examples/fly) through the image's ServeStatic, and on granian through its own static mount "
+        "(`SERVE_STATIC=0` with `SERVER_ARGS` adding `--static-path-mount`):\n\n"
+        + table(["server", "served by", "req/s", "p50 / p99 ms"], rows)
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
     summary = Summary(results)
     return "".join(
@@ -219,6 +236,7 @@ def markdown(results: dict[str, Any]) -> str:
             header(results),
             throughput_section(summary),
             defaults_section(summary),
+            static_section(summary),
             proxy_section(summary),
             start_and_memory_section(summary),
             size_section(results),
@@ -240,7 +258,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
         (rps_axes, s.rps, "requests per second (higher is better)"),
         (p99_axes, s.p99, "p99 latency, ms (lower is better)"),
     ):
-        for offset, label, name in ((-width / 2, "ours", "ours"), (width / 2, "seed's setup", "seed's setup")):
+        for offset, label, name in ((-width / 2, OURS, "ours"), (width / 2, SEED, "the seed's setup")):
             axes.bar(
                 [p + offset for p in positions], [values[key(server, label)] for server in s.servers], width, label=name
             )

@@ -44,43 +44,45 @@ ALTERNATIVES = (
         "access log on",
         "access log off (ACCESS_LOG=1 turns it on)",
         {"ACCESS_LOG": "1"},
-        why="off by default since this benchmark: one line per request cost every server 6-15 % of its "
-        "requests per second (hypercorn the most) and made ours lose to the seed's daphne, which logs "
-        "nothing. Errors and start-up lines are still logged; Fly's proxy, ingress controllers and "
-        "load balancers usually log requests already. `ACCESS_LOG=1` turns it on.",
+        why="off by default since the first run of this benchmark: one line per request cost every server "
+        "throughput (up to 15 %, hypercorn the most) and made ours lose to the seed's daphne, which logs "
+        "nothing (the first run: 1,000 against 1,120 requests/s). Errors and start-up lines are still "
+        "logged; Fly's proxy, ingress controllers and load balancers usually log requests already. "
+        "`ACCESS_LOG=1` turns it on.",
     ),
     Alternative(
         "2 workers on the 1 CPU",
         "one worker per available CPU",
         {"WEB_CONCURRENCY": "2"},
-        why="a second worker on the same CPU only adds context switches and memory: 8-19 % fewer requests "
-        "and a worse p99. This is why WEB_CONCURRENCY defaults to the CPUs the cgroup allows, not the "
-        "host's count that os.cpu_count() reports (the seed's `--workers 2` on one CPU pays it).",
+        why="a second worker on the same CPU only adds context switches and memory: fewer requests and a "
+        "worse p99 on every server. This is why WEB_CONCURRENCY defaults to the CPUs the cgroup allows, "
+        "not the host's count that os.cpu_count() reports (the seed's `--workers 2` on one CPU pays it).",
         servers=("hypercorn", "uvicorn", "granian"),
     ),
     Alternative(
         "asyncio event loop",
         "uvloop (-k uvloop)",
         {"SERVER_ARGS": "-k asyncio"},
-        why="kept, but it is a wash on Python 3.14 (between -2 % and +3 % across runs here; the +34 % "
-        "measured on an older Python outside a container is gone): asyncio caught up. It stays because "
-        "it never lost by more than the noise and the uvicorn image wins with it.",
+        why="kept, though it varies most between runs: from -2 % (within the noise) to +13 % for uvloop "
+        "across three runs of this benchmark on Python 3.14, never a clear loss; the +34 % once measured "
+        "outside a container on an older Python did not come back.",
         servers=("hypercorn",),
     ),
     Alternative(
         "asyncio loop (UvicornH11Worker)",
         "uvloop (UvloopH11Worker)",
         {"SERVER_ARGS": "--worker-class uvicorn_worker.UvicornH11Worker"},
-        why="uvloop wins for the uvicorn worker. Its HTTP parser stays h11 rather than httptools: "
-        "httptools accepts request headers of any size (a 200 KB header was served), h11 refuses them.",
+        why="uvloop wins for the uvicorn worker in every run. Its HTTP parser stays h11 rather than "
+        "httptools, a choice for safety, not speed: httptools accepts request headers of any size "
+        "(a 200 KB header was served), h11 refuses them.",
         servers=("uvicorn",),
     ),
     Alternative(
         "--interface asgi",
         "--interface asginl (no lifespan)",
         {"SERVER_ARGS": "--interface asgi"},
-        why="the same speed; asginl is kept because Django has nothing to run at lifespan, so granian need "
-        "not send it (the image's wrapper would answer it either way).",
+        why="the same speed within the noise; asginl is kept because Django has nothing to run at "
+        "lifespan, so granian need not send it (the image's wrapper would answer it either way).",
         servers=("granian",),
     ),
 )
@@ -91,7 +93,7 @@ class Setup:
     """One way to run one server: an image, its environment, and how it is reached."""
 
     server: str
-    kind: str  # "ours", "naive", "host network" or "alternative"
+    kind: str  # "ours", "naive", "host network", "alternative" or "static"
     label: str
     image: str
     env: dict[str, str] = field(default_factory=dict)
@@ -145,27 +147,29 @@ def naive_image(server: str, line: Line) -> str:
 
 # Ours: migrations off at start, like the naive setups (the index page needs no database).
 OURS_ENV = {"DJANGO_MIGRATE": "0"}
+# The labels the report compares by.
+OURS, SEED, HOST_NETWORK = "ours", "seed's setup", "ours, --network host"
 
 
 def setups(server: str, line: Line) -> list[Setup]:
     ours = line.images[f"sample-{server}"]
     result = [
-        Setup(server, "ours", "ours", ours, dict(OURS_ENV)),
+        Setup(server, "ours", OURS, ours, dict(OURS_ENV)),
         Setup(
             server,
             "naive",
-            "seed's setup",
+            SEED,
             naive_image(server, line),
             command=tuple(shlex.split(NAIVE_COMMANDS[server])),
         ),
-        Setup(server, "host network", "ours, --network host", ours, dict(OURS_ENV), host_network=True),
+        Setup(server, "host network", HOST_NETWORK, ours, dict(OURS_ENV), host_network=True),
     ]
     for alternative in ALTERNATIVES:
         if server in alternative.servers:
             result.append(
                 Setup(server, "alternative", f"ours, {alternative.name}", ours, {**OURS_ENV, **alternative.env})
             )
-    return result
+    return result + static_setups(server, line)
 
 
 # Static files: the example project's collected stylesheet (examples/fly collects at build

@@ -32,6 +32,7 @@ from lockfiles import pinned
 from packaging.utils import canonicalize_name
 
 from bench.run import free_loopback_port
+from bench.setups import NAIVE_COMMANDS
 from django_asgi.config import DEFAULT_PORT, read_seconds
 from django_asgi.launcher import CONTRACT_VARIABLES
 from django_asgi.supervisor import EXIT_MARGIN
@@ -255,3 +256,14 @@ def test_compose_serves_the_bind_mounted_source_and_reloads_it(compose_project) 
     eventually(lambda: '"status": "reloaded"' in text_of(app, "/healthz"), "the edited view reloaded")
     logs = compose("logs", "app", env=env).stdout
     assert "reload=on" in logs, logs[-1000:]
+
+
+# ---- docs/migrating.md ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", sorted(NAIVE_COMMANDS))
+def test_the_migration_guide_starts_from_the_benchmarked_command_lines(server: str) -> None:
+    """docs/migrating.md and the benchmarks compare against the same hand-written lines."""
+    guide = (ROOT / "docs" / "migrating.md").read_text()
+    assert f"```\n{NAIVE_COMMANDS[server]}\n```" in guide
+    assert f"Use `org/django-asgi:{server}`" in guide
