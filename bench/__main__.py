@@ -31,7 +31,7 @@ def options_parser() -> Parser:
     parser.add_argument("--servers", help="comma-separated servers of the default line (default: all)")
     parser.add_argument("--seconds", type=positive, default=10, help="seconds of each measured load run (10)")
     parser.add_argument("--warmup", type=positive, default=2, help="unmeasured load before each run, seconds (2)")
-    parser.add_argument("--repeats", type=positive, default=3, help="rounds of every setup (3)")
+    parser.add_argument("--repeats", type=positive, default=5, help="rounds of every setup (5)")
     parser.add_argument("--connections", type=positive, default=32, help="wrk's connections (32)")
     parser.add_argument("--starts", type=positive, default=5, help="cold starts of each setup (5)")
     parser.add_argument("--no-sizes", action="store_true", help="skip the image sizes (docker save | gzip)")
