@@ -183,24 +183,29 @@ target "variant" {
   labels     = labels_for(flavour, python, django, "Django ${django} served over ASGI by ${server_of(flavour)}${flavour == server_of(flavour) ? "" : " (${flavour})"} on Python ${python}")
 }
 
-# The sample project as users add theirs: a Dockerfile FROM org/django-asgi:<flavour>,
-# given the default line's freshly built variant in place of the registry image.
+# What a project's `FROM org/django-asgi:<flavour>` gets in the tests: the tested line's
+# freshly built cell in place of the registry image.
+function "tested_image" {
+  params = [flavour]
+  result = { "org/django-asgi:${flavour}" = "target:${cell(flavour, PYTHON_VERSION, DJANGO_VERSION)}" }
+}
+
+# The sample project as users add theirs: a Dockerfile FROM org/django-asgi:<flavour>.
 target "sample" {
   name     = "sample-${flavour}"
   matrix   = { flavour = flavours() }
   context  = "sample_app"
-  contexts = { "org/django-asgi:${flavour}" = "target:${cell(flavour, PYTHON_VERSION, DJANGO_VERSION)}" }
+  contexts = tested_image(flavour)
   args     = { SERVER = flavour }
   tags     = ["${SAMPLE_NAME}:${flavour}-py${PYTHON_VERSION}-django${DJANGO_VERSION}"]
 }
 
-# The example project as its Dockerfile builds it for users, FROM org/django-asgi:<server>
-# filled with the default line's freshly built server image.
+# The example project (examples/fly) as its Dockerfile builds it for users, on every server.
 target "example" {
   name     = "example-${server}"
   matrix   = { server = selected_servers() }
   context  = "examples/fly"
-  contexts = { "org/django-asgi:${server}" = "target:${cell(server, PYTHON_VERSION, DJANGO_VERSION)}" }
+  contexts = tested_image(server)
   args     = { SERVER = server }
   tags     = ["${EXAMPLE_NAME}:${server}-py${PYTHON_VERSION}-django${DJANGO_VERSION}"]
 }

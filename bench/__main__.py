@@ -37,6 +37,9 @@ def options_parser() -> Parser:
     parser.add_argument("--no-sizes", action="store_true", help="skip the image sizes (docker save | gzip)")
     parser.add_argument("--skip-build", action="store_true", help="the family's images exist: do not bake them")
     parser.add_argument("--output", type=Path, default=ROOT / "docs", help="where the results go (docs/)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="measure nothing: write the .md and .png again from the .json"
+    )
     return parser
 
 
@@ -55,12 +58,29 @@ def main() -> int:
     from .session import measure
     from .setups import default_line
 
+    if arguments.report_only:
+        return rewrite_report(arguments.output)
+
     line = default_line()
     servers = chosen_servers(parser, arguments.servers, line.servers)
     try:
         measure(arguments, line, servers, date=time.strftime("%Y-%m-%d", time.gmtime()))
     except BenchError as error:
         parser.exit(1, f"{parser.prog}: {error}\n")
+    return 0
+
+
+def rewrite_report(directory: Path) -> int:
+    """After a change to the report's code or texts: the same figures, written again."""
+    import json
+
+    from . import report
+
+    raw = directory / "benchmarks.json"
+    if not raw.is_file():
+        sys.exit(f"python3 -m bench: no {raw}: run the benchmarks first")
+    report.write(json.loads(raw.read_text()), directory)
+    print(f"bench: wrote {directory}/benchmarks.md and .png from {raw.name}", flush=True)
     return 0
 
 

@@ -44,11 +44,11 @@ ALTERNATIVES = (
         "access log on",
         "access log off (ACCESS_LOG=1 turns it on)",
         {"ACCESS_LOG": "1"},
-        why="off by default since the first run of this benchmark: one line per request cost every server "
-        "throughput (up to 15 %, hypercorn the most) and made ours lose to the seed's daphne, which logs "
-        "nothing (the first run: 1,000 against 1,120 requests/s). Errors and start-up lines are still "
-        "logged; Fly's proxy, ingress controllers and load balancers usually log requests already. "
-        "`ACCESS_LOG=1` turns it on.",
+        why="off by default since the first run of this benchmark: one line per request costs throughput "
+        "on every server, hypercorn the most (12-17 % in every run), the others a few percent, and it made "
+        "ours lose to the seed's daphne, which logs nothing (1,000 against 1,120 requests/s). Errors and "
+        "start-up lines are still logged; Fly's proxy, ingress controllers and load balancers usually log "
+        "requests already. `ACCESS_LOG=1` turns it on.",
     ),
     Alternative(
         "2 workers on the 1 CPU",
@@ -63,18 +63,18 @@ ALTERNATIVES = (
         "asyncio event loop",
         "uvloop (-k uvloop)",
         {"SERVER_ARGS": "-k asyncio"},
-        why="kept, though it varies most between runs: from -2 % (within the noise) to +13 % for uvloop "
-        "across three runs of this benchmark on Python 3.14, never a clear loss; the +34 % once measured "
-        "outside a container on an older Python did not come back.",
+        why="kept, though it varies most between runs: from -2 % to +25 % for uvloop across four runs of "
+        "this benchmark on Python 3.14 (the median of this one is above), never a clear loss; the +34 % "
+        "once measured outside a container on an older Python did not come back.",
         servers=("hypercorn",),
     ),
     Alternative(
         "asyncio loop (UvicornH11Worker)",
         "uvloop (UvloopH11Worker)",
         {"SERVER_ARGS": "--worker-class uvicorn_worker.UvicornH11Worker"},
-        why="uvloop wins for the uvicorn worker in every run. Its HTTP parser stays h11 rather than "
-        "httptools, a choice for safety, not speed: httptools accepts request headers of any size "
-        "(a 200 KB header was served), h11 refuses them.",
+        why="kept: ahead in three runs of four (+5 % to +8 %), behind in the noisiest (-9 %). The HTTP "
+        "parser stays h11 rather than httptools, a choice for safety, not speed: httptools accepts request "
+        "headers of any size (a 200 KB header was served), h11 refuses them.",
         servers=("uvicorn",),
     ),
     Alternative(

@@ -69,7 +69,7 @@ class Settings:
     workers: int = 1
     workers_origin: str = "default"  # where the worker count came from, for the start-up line
     log_level: str = DEFAULT_LOG_LEVEL
-    access_log: bool = False  # on costs 6-15 % of throughput (docs/benchmarks.md)
+    access_log: bool = False  # on costs up to 17 % of throughput (docs/benchmarks.md)
     forwarded_allow_ips: tuple[str, ...] = ()  # addresses/networks, or ("*",); () trusts none
     root_path: str = ""
     graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
