@@ -40,7 +40,7 @@ class BenchError(Exception):
 
 
 def docker(*args: str, timeout: float = 900) -> str:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise BenchError(f"docker {args[0]} failed: {last}")
@@ -52,7 +52,7 @@ def build(line: Line, servers: tuple[str, ...], family: bool) -> None:
     the seed's setup for each server (pip, cached by BuildKit after the first run)."""
     if family:
         print("bench: building the default line and the sample images (docker buildx bake default test)", flush=True)
-        subprocess.run(["docker", "buildx", "bake", "default", "test"], cwd=ROOT, check=True, capture_output=True)
+        docker("buildx", "bake", "default", "test")
     for server in servers:
         print(f"bench: building the seed's setup for {server}", flush=True)
         docker(
