@@ -223,22 +223,15 @@ def whole_image(tag: str) -> dict[str, int]:
 
 
 def machine() -> dict[str, object]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
     memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    engine = docker("version", "--format", "{{.Server.Version}}").strip()
     return {
-        "cpu": cpu,
-        "cpus": len(Path("/proc/cpuinfo").read_text().split("processor\t:")) - 1,
+        "cpu": models[0] if models else platform.processor(),
+        "cpus": cpuinfo.count("processor\t:"),
         "memory_gib": round(memory_kib / 2**20),
         "kernel": platform.release(),
-        "docker": engine,
+        "docker": docker("version", "--format", "{{.Server.Version}}").strip(),
     }
 
 

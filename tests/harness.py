@@ -133,6 +133,13 @@ class Container:
         defaults = {"timeout": 10, "verify": self.tls or True, "headers": self.headers}
         return httpx.get(self.url + path, **{**defaults, **kwargs})
 
+    def answer(self, path: str, timeout: float = 2) -> httpx.Response | None:
+        """The response, or None while the server is not listening (starting, reloading)."""
+        try:
+            return self.get(path, timeout=timeout)
+        except httpx.TransportError:
+            return None
+
     @property
     def host(self) -> Any:
         """testinfra's view from inside, as the image's own user."""
@@ -184,11 +191,9 @@ def wait_until_healthy(container: Container, path: str = "/healthz") -> None:
     """Poll until the app answers 200, the container dies, or READY_TIMEOUT passes."""
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        try:
-            if container.get(path, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+        response = container.answer(path)
+        if response is not None and response.status_code == 200:
+            return
         if not is_running(container):
             break
         time.sleep(0.2)

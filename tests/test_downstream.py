@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from harness import (
     ROOT,
@@ -143,20 +142,12 @@ def test_the_release_command_migrates_a_database_the_app_then_serves(family: Non
 
 
 def reachable(container: Container, path: str) -> int | None:
-    response = answer(container, path)
+    response = container.answer(path)
     return response.status_code if response else None
 
 
-def answer(container: Container, path: str) -> httpx.Response | None:
-    """The response, or None while the server is not listening (starting, reloading)."""
-    try:
-        return container.get(path, timeout=2)
-    except httpx.TransportError:
-        return None
-
-
 def text_of(container: Container, path: str) -> str:
-    response = answer(container, path)
+    response = container.answer(path)
     return response.text if response else ""
 
 
