@@ -156,9 +156,10 @@ group "all" {
 }
 
 # What the tests build on top of the default line: the sample project on every flavour, the
-# example project (examples/fly) on every server, and the toolbox that inspects containers.
+# example project (examples/fly) and the corpus of real projects on every server, and the
+# toolbox that inspects containers.
 group "test" {
-  targets = ["sample", "example", "toolbox"]
+  targets = ["sample", "example", "corpus", "toolbox"]
 }
 
 target "base" {
@@ -208,6 +209,30 @@ target "example" {
   contexts = tested_image(server)
   args     = { SERVER = server }
   tags     = ["${EXAMPLE_NAME}:${server}-py${PYTHON_VERSION}-django${DJANGO_VERSION}"]
+}
+
+# Real open-source projects (tests/corpus/<project>/, see its README) built as README.md
+# tells users, FROM every server tag; each with what its settings need at build time.
+variable "CORPUS" {
+  default = {
+    locallibrary     = { COLLECTSTATIC_ENV = "DJANGO_SECRET_KEY=collectstatic-at-build-time", MEDIA_DIR = "" }
+    vscode_tutorial  = { COLLECTSTATIC_ENV = "DJANGO_SECRET_KEY=collectstatic-at-build-time", MEDIA_DIR = "" }
+    django_on_docker = { COLLECTSTATIC_ENV = "SECRET_KEY=collectstatic-at-build-time DJANGO_ALLOWED_HOSTS=localhost", MEDIA_DIR = "/app/mediafiles" }
+  }
+}
+
+variable "CORPUS_NAME" {
+  default = "django-asgi-corpus"
+}
+
+target "corpus" {
+  name       = "corpus-${project}-${server}"
+  matrix     = { project = keys(CORPUS), server = selected_servers() }
+  context    = "tests/corpus/${project}"
+  dockerfile = "../Dockerfile"
+  contexts   = tested_image(server)
+  args       = merge({ SERVER = server }, CORPUS[project])
+  tags       = ["${CORPUS_NAME}:${project}-${server}-py${PYTHON_VERSION}-django${DJANGO_VERSION}"]
 }
 
 target "toolbox" {

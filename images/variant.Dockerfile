@@ -6,7 +6,10 @@
 FROM parent
 USER root
 ARG DJANGO_VERSION
-RUN --mount=type=cache,target=/root/.cache/pip --mount=source=requirements-django${DJANGO_VERSION}.txt,target=/tmp/requirements.txt pip install --require-hashes --no-deps -r /tmp/requirements.txt
+# Its packages are then pinned for the project's own installs too (PIP_CONSTRAINT, from the base).
+RUN --mount=type=cache,target=/root/.cache/pip --mount=source=requirements-django${DJANGO_VERSION}.txt,target=/tmp/requirements.txt --mount=source=requirements.in,target=/tmp/requirements.in \
+    pip install --require-hashes --no-deps -r /tmp/requirements.txt \
+ && python -m django_asgi.constraints /tmp/requirements.in
 USER ${APP_UID}
 ARG ASGI_SERVER
 ENV ASGI_SERVER=${ASGI_SERVER}

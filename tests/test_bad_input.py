@@ -27,6 +27,7 @@ BAD_SETTINGS = {
     "root-path": ({"ROOT_PATH": "sub/"}, "ROOT_PATH='sub/' is not a URL path prefix"),
     "server-args": ({"SERVER_ARGS": "--name 'unclosed"}, "cannot be split like a shell"),
     "prestart-missing": ({"PRESTART": "setup.sh"}, "PRESTART='setup.sh': there is no such file"),
+    "healthcheck-path": ({"HEALTHCHECK_PATH": "healthz"}, "HEALTHCHECK_PATH='healthz' is not a URL path"),
 }
 # What only some servers refuse: (server, environment, message).
 REFUSED = {
@@ -62,7 +63,25 @@ def test_settings_a_server_cannot_honour_are_refused(case: str) -> None:
 
 def test_no_project_found(server: str) -> None:
     """The variant image itself has an empty /app."""
-    assert_one_line_error(run_launcher(image(server), {}), "APP_MODULE is not set and no asgi.py was found under /app")
+    assert_one_line_error(
+        run_launcher(image(server), {}), "APP_MODULE is not set, and /app has no asgi.py and no manage.py or wsgi.py"
+    )
+
+
+def test_two_settings_modules_named_by_a_project_without_asgi_py(server: str, tmp_path: Path) -> None:
+    """cookiecutter-django's layout: manage.py names the local settings, wsgi.py production's."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "__init__.py").write_text("")
+    for path, settings in (("manage.py", "config.settings.local"), ("config/wsgi.py", "config.settings.production")):
+        (tmp_path / path).write_text(f'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "{settings}")\n')
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    result = run_launcher(image(server), {}, f"--volume={tmp_path}:/app:ro")
+    assert_one_line_error(
+        result,
+        "/app has no asgi.py, and its files name 2 settings modules: config.settings.local (/app/manage.py), "
+        "config.settings.production (/app/config/wsgi.py); set DJANGO_SETTINGS_MODULE to the one to serve",
+    )
 
 
 def test_two_projects_found(server: str, tmp_path: Path) -> None:

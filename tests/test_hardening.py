@@ -14,6 +14,7 @@ import pytest
 from harness import (
     Container,
     docker,
+    eventually,
     flavours,
     image,
     index,
@@ -112,7 +113,7 @@ def test_healthcheck_is_the_launchers_probe() -> None:
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_healthy_without_a_health_route(server: str, tls: bool, certificates) -> None:
-    """The default probe takes any HTTP answer: a project without /healthz is healthy."""
+    """The default probe asks the image's own route: a project without /healthz is healthy."""
     options = [*(certificates.docker_options() if tls else []), "--health-start-interval=1s"]
     with serving(server, *options, tls=certificates.client_context() if tls else None) as container:
         wait_for_health(container, "healthy")
@@ -125,6 +126,31 @@ def test_unhealthy_when_the_health_route_fails(server: str) -> None:
         wait_for_health(container, "healthy")
         docker("exec", container.id, "rm", "/tmp/hello_django.sqlite3")
         wait_for_health(container, "unhealthy", timeout=30)
+
+
+EXAMPLE_COM = ("--env=DJANGO_ALLOWED_HOSTS=example.com", "--env=DJANGO_DEBUG=1")
+PROBES = ("--health-interval=1s", "--health-start-interval=1s")
+DISALLOWED = re.compile(r"DisallowedHost|Invalid HTTP_HOST|Traceback|Not Found")
+
+
+def probes_seen(container: Container) -> int:
+    return len(json.loads(docker("inspect", "--format", "{{json .State.Health}}", container.id))["Log"])
+
+
+@pytest.mark.parametrize("healthcheck_path", ["", "/healthz"], ids=["default", "HEALTHCHECK_PATH"])
+def test_probes_of_a_project_that_allows_only_its_domain_are_silent(server: str, healthcheck_path: str) -> None:
+    """ALLOWED_HOSTS = ["example.com"] with DEBUG on: healthy, and not one DisallowedHost or
+    traceback after several probes (the default one never reaches Django; the one of
+    HEALTHCHECK_PATH is given a Host that ALLOWED_HOSTS takes)."""
+    options = [*EXAMPLE_COM, *PROBES, f"--env=HEALTHCHECK_PATH={healthcheck_path}"]
+    with serving(server, *options, headers={"Host": "example.com"}) as container:
+        wait_for_health(container, "healthy")
+        eventually(lambda: probes_seen(container) >= 4, "four probes")
+        assert health(container) == "healthy"
+        assert not DISALLOWED.search(container.logs()), container.logs()
+        # the check above can see what it looks for: a request with a foreign Host is logged
+        assert container.get("/", headers={"Host": "localhost"}).status_code == 400
+        eventually(lambda: bool(DISALLOWED.search(container.logs())), "Django's DisallowedHost line")
 
 
 # Crash loop

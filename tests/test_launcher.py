@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -11,11 +12,23 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from django_asgi import appmodule, config, cpus, launcher, servers, static, supervisor
+from django_asgi import (
+    appmodule,
+    config,
+    constraints,
+    cpus,
+    launcher,
+    requirements,
+    servers,
+    static,
+    supervisor,
+    wrappers,
+)
 from django_asgi.config import AppTarget, ConfigError, Settings
-from django_asgi.wrappers import with_lifespan, with_lowercase_header_names, with_root_path
+from django_asgi.wrappers import with_health, with_lifespan, with_lowercase_header_names, with_root_path
 
 APP = AppTarget("mysite.asgi", "application", Path("/app"))
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def settings(server: str = "granian", **values: object) -> Settings:
@@ -371,37 +384,103 @@ def test_ignores_asgi_py_in_dependencies_and_hidden_dirs(tmp_path: Path) -> None
     assert appmodule.resolve({}, tmp_path).module == "mysite.asgi"
 
 
-def test_no_asgi_py(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^APP_MODULE is not set and no asgi.py was found under"):
+def test_no_project_at_all(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^APP_MODULE is not set, and .* has no asgi.py and no manage.py or wsgi.py"):
         appmodule.resolve({}, tmp_path)
 
 
-def test_two_asgi_py(tmp_path: Path) -> None:
-    make_project(tmp_path, "one")
-    make_project(tmp_path, "two")
-    with pytest.raises(ConfigError, match=r"^APP_MODULE is not set and 2 asgi.py files were found"):
+SETDEFAULT = 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "{}")\n'
+
+
+def make_wsgi_project(root: Path, settings_module: str = "mysite.settings", manage: str | None = None) -> Path:
+    """A project as startproject made it before Django 3.0: manage.py and mysite/wsgi.py."""
+    package = root / settings_module.split(".")[0]
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text("")
+    (package / "wsgi.py").write_text(SETDEFAULT.format(settings_module) + "application = None\n")
+    (root / "manage.py").write_text(SETDEFAULT.format(manage or settings_module))
+    return package
+
+
+def standard(root: Path, settings_module: str, origin: str) -> AppTarget:
+    return AppTarget("django_asgi.standard", "application", root, settings_module=settings_module, origin=origin)
+
+
+def test_no_asgi_py_serves_djangos_application_for_the_declared_settings(tmp_path: Path) -> None:
+    make_wsgi_project(tmp_path)
+    target = appmodule.resolve({}, tmp_path)
+    assert target == standard(tmp_path, "mysite.settings", str(tmp_path / "manage.py"))
+    assert target.describe() == (
+        f"Django's ASGI application for mysite.settings (no asgi.py; settings from {tmp_path / 'manage.py'})"
+    )
+
+
+def test_no_asgi_py_and_only_a_wsgi_py_in_a_src_layout(tmp_path: Path) -> None:
+    make_wsgi_project(tmp_path / "src")
+    (tmp_path / "src" / "manage.py").unlink()
+    wsgi = tmp_path / "src" / "mysite" / "wsgi.py"
+    assert appmodule.resolve({}, tmp_path) == standard(tmp_path / "src", "mysite.settings", str(wsgi))
+
+
+def test_the_environment_names_the_settings_before_the_files(tmp_path: Path) -> None:
+    make_wsgi_project(tmp_path, manage="mysite.other")
+    env = {"DJANGO_SETTINGS_MODULE": "mysite.settings"}
+    assert appmodule.resolve(env, tmp_path) == standard(tmp_path, "mysite.settings", "DJANGO_SETTINGS_MODULE")
+
+
+def test_two_settings_modules_in_the_files_are_one_line_naming_both(tmp_path: Path) -> None:
+    make_wsgi_project(tmp_path, "config.settings.production", manage="config.settings.local")
+    with pytest.raises(ConfigError) as error:
         appmodule.resolve({}, tmp_path)
-
-
-def test_settings_module_chooses_between_two(tmp_path: Path) -> None:
-    make_project(tmp_path, "one")
-    make_project(tmp_path, "two")
-    env = {"DJANGO_SETTINGS_MODULE": "two.settings"}
-    assert appmodule.resolve(env, tmp_path) == AppTarget("two.asgi", "application", tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and "2 settings modules" in message
+    assert f"config.settings.local ({tmp_path / 'manage.py'})" in message
+    assert f"config.settings.production ({tmp_path / 'config' / 'wsgi.py'})" in message
+    assert message.endswith("set DJANGO_SETTINGS_MODULE to the one to serve")
 
 
 @pytest.mark.parametrize(
-    ("raw", "target"),
-    [("a.b:app", ("a.b", "app")), ("a.b", ("a.b", "application")), (" x:y ", ("x", "y"))],
+    "source",
+    [
+        'from os import environ\nenviron.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")\n',
+        'import os\nos.environ["DJANGO_SETTINGS_MODULE"] = "mysite.settings"\n',
+        'import os\n\ndef main():\n    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")\n',
+    ],
 )
-def test_app_module(tmp_path: Path, raw: str, target: tuple[str, str]) -> None:
-    assert appmodule.resolve({"APP_MODULE": raw}, tmp_path) == AppTarget(*target, tmp_path)
+def test_the_settings_module_is_read_from_the_usual_spellings(tmp_path: Path, source: str) -> None:
+    make_wsgi_project(tmp_path)
+    (tmp_path / "manage.py").write_text(source)
+    assert appmodule.resolve({}, tmp_path).settings_module == "mysite.settings"
 
 
-@pytest.mark.parametrize("raw", ["a b:c", "a.:b", "a:b:c", "1a:b"])
-def test_malformed_app_module(tmp_path: Path, raw: str) -> None:
-    with pytest.raises(ConfigError, match=r"is not module:attribute"):
-        appmodule.resolve({"APP_MODULE": raw}, tmp_path)
+def test_files_are_read_never_run(tmp_path: Path) -> None:
+    make_wsgi_project(tmp_path)
+    marker = tmp_path / "ran"
+    (tmp_path / "manage.py").write_text(
+        f"open({str(marker)!r}, 'w')\n" + SETDEFAULT.format("mysite.settings") + "raise SystemExit(3)\n"
+    )
+    assert appmodule.resolve({}, tmp_path).settings_module == "mysite.settings"
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("settings_module", "message"),
+    [
+        ("gone.settings", "='gone.settings' (from DJANGO_SETTINGS_MODULE): there is no such module under"),
+        ("not a module", "='not a module' is not a dotted module name"),
+    ],
+)
+def test_a_settings_module_that_is_not_there(tmp_path: Path, settings_module: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="^DJANGO_SETTINGS_MODULE" + re.escape(message)):
+        appmodule.resolve({"DJANGO_SETTINGS_MODULE": settings_module}, tmp_path)
+
+
+def test_an_asgi_py_keeps_winning_over_the_standard_application(tmp_path: Path) -> None:
+    make_wsgi_project(tmp_path)
+    (tmp_path / "mysite" / "asgi.py").write_text("application = None\n")
+    assert appmodule.resolve({}, tmp_path) == AppTarget("mysite.asgi", "application", tmp_path)
+    assert appmodule.resolve({"APP_MODULE": "x:y"}, tmp_path) == AppTarget("x", "y", tmp_path)
 
 
 @pytest.fixture
@@ -466,6 +545,7 @@ def test_server_environment_describes_the_wrapping() -> None:
         "root_path": "/app",
         "middleware": [["granian.utils.proxies:wrap_asgi_with_proxy_headers", {"trusted_hosts": ["10.0.0.1"]}]],
         "static": {"mode": "collected", "prefix": "/app/static/", "root": "/app/staticfiles"},
+        "healthcheck_path": "",
     }
 
 
@@ -508,6 +588,153 @@ def test_lifespan_is_answered_and_http_passed_through() -> None:
     sent = asyncio.run(run())
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
     assert seen == ["http"]
+
+
+# ---- the image's health route -----------------------------------------------------------
+
+
+def call(app, scope: dict) -> list[dict]:
+    """What an ASGI app sends for one request without a body."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def http_scope(path: str, method: str = "GET", headers: tuple = ()) -> dict:
+    return {"type": "http", "path": path, "method": method, "headers": [(b"host", b"localhost"), *headers]}
+
+
+def recording_app(seen: list[dict]):
+    async def app(scope, receive, send) -> None:
+        seen.append(scope)
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+
+    return app
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_the_health_route_is_answered_without_reaching_the_app(method: str) -> None:
+    seen: list[dict] = []
+    sent = call(with_health(recording_app(seen)), http_scope(config.HEALTH_PATH, method))
+    assert seen == []
+    assert sent[0]["status"] == 200 and (b"cache-control", b"no-store") in sent[0]["headers"]
+    assert sent[1]["body"] == (b"ok\n" if method == "GET" else b"")
+
+
+@pytest.mark.parametrize(
+    "scope", [http_scope("/-/health/"), http_scope(config.HEALTH_PATH, "POST"), http_scope("/healthz")]
+)
+def test_every_other_request_reaches_the_app_unchanged(scope: dict) -> None:
+    seen: list[dict] = []
+    call(with_health(recording_app(seen), "/healthz"), scope)
+    assert seen == [scope]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "host"),
+    [(["example.com", "www.example.com"], b"example.com"), ([".example.com"], b"example.com"), (["*"], b"localhost"),
+     ([], b"localhost")],
+)  # fmt: skip
+def test_the_probe_of_healthcheck_path_gets_a_host_allowed_hosts_takes(monkeypatch, allowed, host) -> None:
+    monkeypatch.setitem(sys.modules, "django", SimpleNamespace())
+    monkeypatch.setitem(
+        sys.modules, "django.conf", SimpleNamespace(settings=SimpleNamespace(configured=True, ALLOWED_HOSTS=allowed))
+    )
+    wrappers.allowed_host.cache_clear()
+    seen: list[dict] = []
+    probe = (config.PROBE_HEADER.encode(), b"1")
+    call(with_health(recording_app(seen), "/healthz"), http_scope("/healthz", headers=(probe,)))
+    call(with_health(recording_app(seen), "/healthz"), http_scope("/other", headers=(probe,)))
+    wrappers.allowed_host.cache_clear()
+    assert [h for k, h in seen[0]["headers"] if k == b"host"] == [host]
+    assert [h for k, h in seen[1]["headers"] if k == b"host"] == [b"localhost"]  # only HEALTHCHECK_PATH
+
+
+def test_healthcheck_path_must_be_a_path() -> None:
+    assert config.read_healthcheck_path({"HEALTHCHECK_PATH": " /healthz "}) == "/healthz"
+    with pytest.raises(ConfigError, match=r"^HEALTHCHECK_PATH='healthz' is not a URL path"):
+        config.read_healthcheck_path({"HEALTHCHECK_PATH": "healthz"})
+
+
+# ---- the image's own pins against the project's ------------------------------------------
+
+
+def test_the_pinned_names_are_the_requirements_in_names_less_django() -> None:
+    text = "# servers\ndjango\nTwisted[tls,http2]  # with TLS\nuvicorn_worker>=0.4\n\ngranian[reload]\ntwisted\n"
+    assert constraints.names_in(text) == ["twisted", "uvicorn-worker", "granian"]
+
+
+def test_each_layer_adds_the_installed_versions(tmp_path: Path) -> None:
+    first, second, pins = tmp_path / "base.in", tmp_path / "server.in", tmp_path / "constraints.txt"
+    first.write_text("pytest\n")
+    second.write_text("pytest\nhttpx\n")
+    constraints.add(first, pins)
+    constraints.add(second, pins)
+    import httpx
+
+    assert pins.read_text() == f"pytest=={pytest.__version__}\nhttpx=={httpx.__version__}\n"
+
+
+def test_a_named_package_that_is_not_installed_stops_the_build(tmp_path: Path) -> None:
+    (tmp_path / "r.in").write_text("not-installed-anywhere\n")
+    with pytest.raises(SystemExit, match="not-installed-anywhere is named but not installed"):
+        constraints.add(tmp_path / "r.in", tmp_path / "c.txt")
+
+
+def test_every_image_requirements_in_names_installable_packages() -> None:
+    """What each image pins for the project: its requirements.in's packages, all in its lock."""
+    for source in sorted((ROOT / "images").glob("*/requirements.in")):
+        locked = {
+            constraints.canonical(line.split("==")[0])
+            for line in (source.parent / "requirements-django6.1.txt").read_text().splitlines()
+            if "==" in line and not line.startswith(" ")
+        }
+        assert set(constraints.names_in(source.read_text())) <= locked, source
+
+
+# ---- requirements files for the compiled example ----------------------------------------
+
+
+def test_requirements_and_the_files_they_include_are_copied(tmp_path: Path) -> None:
+    project, out = tmp_path / "project", tmp_path / "out"
+    (project / "requirements").mkdir(parents=True)
+    (project / "requirements.txt").write_text("-r requirements/production.txt\n--constraint=constraints.txt\n")
+    (project / "requirements" / "production.txt").write_text("--requirement base.txt\nuwsgi\n")
+    (project / "requirements" / "base.txt").write_text("django\n-r production.txt\n")  # a cycle, followed once
+    (project / "constraints.txt").write_text("django<6\n")
+    (project / "code.py").write_text("")
+    requirements.copy(project / "requirements.txt", out)
+    copied = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
+    assert copied == ["constraints.txt", "requirements.txt", "requirements/base.txt", "requirements/production.txt"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [("-r missing.txt\n", "missing.txt does not exist"), ("-r ../outside.txt\n", "is outside the project's directory")],
+)
+def test_a_missing_or_outside_include_is_one_line(tmp_path: Path, lines: str, message: str, capsys) -> None:
+    (tmp_path / "outside.txt").write_text("")
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "requirements.txt").write_text(lines)
+    assert requirements.main([str(tmp_path / "project" / "requirements.txt"), str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+# ---- media files ---------------------------------------------------------------------------
+
+
+def test_a_writable_or_unset_media_root_says_nothing(tmp_path: Path) -> None:
+    assert static.media_notices(SimpleNamespace(MEDIA_ROOT=str(tmp_path / "media"))) == []
+    assert static.media_notices(SimpleNamespace(MEDIA_ROOT="")) == []
+    assert static.media_notices(None) == []
 
 
 # ---- TLS ---------------------------------------------------------------------------------

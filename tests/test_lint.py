@@ -67,3 +67,16 @@ def test_every_action_is_pinned_by_commit_sha() -> None:
     for use in uses:
         reference = use.split("#")[0].strip().split("@", 1)[1]
         assert len(reference) == 40 and all(c in "0123456789abcdef" for c in reference), use
+
+
+# What users get (the images' code, README, docs, examples) stands alone: it may point to
+# nothing outside the repository, such as the developers' machine's shared folder.
+USER_FACING = ("images/*", "README.md", "docs/*", "examples/*")
+
+
+def test_what_users_get_points_nowhere_outside_the_repository() -> None:
+    outside = "../" + "shared"  # spelt apart so that this file does not match itself
+    files = [path for pattern in USER_FACING for path in tracked(pattern)]
+    assert "images/base/django_asgi/servers.py" in files
+    leaks = [path for path in files if outside in (ROOT / path).read_text(errors="replace")]
+    assert leaks == []

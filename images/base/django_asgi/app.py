@@ -3,7 +3,7 @@
 The launcher has already checked the target, put its root on PYTHONPATH and described the
 wrapping in WRAPPING_VARIABLE; importing this module builds it (each worker imports it).
 Innermost first: the user's app, the server's own middleware (proxy headers), static
-files, ROOT_PATH, and the lifespan answerer outermost.
+files, ROOT_PATH, the lifespan answerer, and the image's health route outermost.
 """
 
 import importlib
@@ -12,7 +12,7 @@ import os
 
 from .appmodule import load_urlconf
 from .config import TARGET_VARIABLE, WRAPPING_VARIABLE
-from .wrappers import ASGIApp, with_lifespan, with_root_path, with_static_files
+from .wrappers import ASGIApp, with_health, with_lifespan, with_root_path, with_static_files
 
 
 def load(dotted: str) -> object:
@@ -30,7 +30,7 @@ def build() -> ASGIApp:
         app = with_static_files(app, **wrapping["static"])
     if wrapping.get("root_path"):
         app = with_root_path(app, wrapping["root_path"])
-    return with_lifespan(app)
+    return with_health(with_lifespan(app), wrapping.get("healthcheck_path", ""))
 
 
 application = build()

@@ -2,9 +2,13 @@
 
 The launcher imports the application once before it starts the server, so that a missing
 module or attribute is one clear line and an exit, not a traceback from every worker.
+A project without an asgi.py is served Django's standard ASGI application for the
+settings module its environment, manage.py or wsgi.py names (read, never executed).
 """
 
+import ast
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -21,15 +25,23 @@ MAX_DEPTH = 4  # /app/src/project/asgi.py is depth 3; deeper files are not a pro
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "static", "staticfiles", "media"})
 
 
+# Django's standard application (django_asgi/standard.py), for projects without asgi.py.
+STANDARD_APPLICATION = "django_asgi.standard"
+SETTINGS_VARIABLE = "DJANGO_SETTINGS_MODULE"
+# Files a project names its settings module in, as os.environ.setdefault(...) does.
+SETTINGS_DECLARING_FILES = ("manage.py", "wsgi.py")
+
+
 def resolve(env: Mapping[str, str], app_dir: Path) -> AppTarget:
-    """APP_MODULE when set; else DJANGO_SETTINGS_MODULE's package; else the one asgi.py."""
+    """APP_MODULE when set; else DJANGO_SETTINGS_MODULE's package; else the one asgi.py;
+    else Django's standard application for the project's settings module."""
     raw = env.get("APP_MODULE", "").strip()
     if raw:
         return parse_app_module(raw, app_dir)
-    from_settings = beside_settings(env.get("DJANGO_SETTINGS_MODULE", ""), app_dir)
+    from_settings = beside_settings(env.get(SETTINGS_VARIABLE, ""), app_dir)
     if from_settings is not None:
         return from_settings
-    return discover(app_dir)
+    return discover(app_dir, env)
 
 
 def parse_app_module(raw: str, app_dir: Path) -> AppTarget:
@@ -59,47 +71,143 @@ def candidate_roots(app_dir: Path) -> list[Path]:
     return [app_dir, app_dir / "src"]
 
 
-def discover(app_dir: Path) -> AppTarget:
-    found = find_asgi_files(app_dir)
-    if not found:
-        raise ConfigError(
-            f"APP_MODULE is not set and no asgi.py was found under {app_dir}: copy your "
-            "project there or set APP_MODULE=module:attribute"
-        )
+def discover(app_dir: Path, env: Mapping[str, str] | None = None) -> AppTarget:
+    found = find_files(app_dir, "asgi.py")
     if len(found) > 1:
         names = ", ".join(str(path) for path in found)
         raise ConfigError(
             f"APP_MODULE is not set and {len(found)} asgi.py files were found ({names}): "
             "set APP_MODULE=module:attribute to choose one"
         )
-    return target_for(found[0])
+    if found:
+        return target_for(found[0])
+    return standard_application(env or {}, app_dir)
 
 
-def find_asgi_files(app_dir: Path) -> list[Path]:
+def find_files(app_dir: Path, *names: str) -> list[Path]:
+    """The project's files of these names, in its own directories (not its dependencies')."""
     found = []
     for directory, subdirs, files in os.walk(app_dir):
         depth = len(Path(directory).relative_to(app_dir).parts)
         subdirs[:] = sorted(
             name for name in subdirs if depth < MAX_DEPTH and not name.startswith(".") and name not in SKIPPED_DIRS
         )
-        if "asgi.py" in files:
-            found.append(Path(directory, "asgi.py"))
+        found += [Path(directory, name) for name in names if name in files]
     return found
+
+
+def standard_application(env: Mapping[str, str], app_dir: Path) -> AppTarget:
+    """Django's own ASGI application, for the settings module DJANGO_SETTINGS_MODULE names,
+    else the one the project's manage.py and wsgi.py files name."""
+    given = env.get(SETTINGS_VARIABLE, "").strip()
+    if given:
+        if not DOTTED_NAME.fullmatch(given):
+            raise ConfigError(
+                f"{SETTINGS_VARIABLE}={describe(given)} is not a dotted module name, such as mysite.settings"
+            )
+        return standard_target(given, SETTINGS_VARIABLE, app_dir, [])
+    declared = declared_settings(app_dir)
+    modules = dict.fromkeys(module for module, _ in declared)
+    if not modules:
+        raise ConfigError(
+            f"APP_MODULE is not set, and {app_dir} has no asgi.py and no manage.py or wsgi.py naming "
+            f"a settings module: copy your project there, or set {SETTINGS_VARIABLE} (or APP_MODULE)"
+        )
+    if len(modules) > 1:
+        named = ", ".join(f"{module} ({path})" for module, path in declared)
+        raise ConfigError(
+            f"{app_dir} has no asgi.py, and its files name {len(modules)} settings modules: {named}; "
+            f"set {SETTINGS_VARIABLE} to the one to serve"
+        )
+    module, source = declared[0]
+    return standard_target(module, str(source), app_dir, [source.parent, package_root(source)])
+
+
+def declared_settings(app_dir: Path) -> list[tuple[str, Path]]:
+    """(settings module, file) for every manage.py and wsgi.py that sets one."""
+    found = []
+    for path in find_files(app_dir, *SETTINGS_DECLARING_FILES):
+        found += [(module, path) for module in settings_named_in(path)]
+    return found
+
+
+def settings_named_in(path: Path) -> list[str]:
+    """The values a file gives DJANGO_SETTINGS_MODULE, read with ast and never run:
+    `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")` or `os.environ[...] = "..."`."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, OSError):
+        return []
+    values = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and is_environ(node.func, "setdefault") and len(node.args) == 2:
+            name, value = node.args
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript):
+            name, value = node.targets[0].slice, node.value
+            if not is_environ(node.targets[0].value):
+                continue
+        else:
+            continue
+        if constant(name) == SETTINGS_VARIABLE and DOTTED_NAME.fullmatch(constant(value)):
+            values.append(constant(value))
+    return list(dict.fromkeys(values))
+
+
+def is_environ(node: ast.expr, method: str = "") -> bool:
+    """`os.environ` or `environ` (after `from os import environ`), or its `method`."""
+    if method:
+        if not (isinstance(node, ast.Attribute) and node.attr == method):
+            return False
+        node = node.value
+    if isinstance(node, ast.Attribute):
+        return node.attr == "environ"
+    return isinstance(node, ast.Name) and node.id == "environ"
+
+
+def constant(node: ast.expr) -> str:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+
+
+def standard_target(module: str, origin: str, app_dir: Path, roots: list[Path]) -> AppTarget:
+    """Django's standard application for `module`, from the first root that holds it."""
+    candidates = [*roots, *candidate_roots(app_dir)]
+    root = next((root for root in candidates if module_file(root, module)), None)
+    if root is None:
+        top = module.partition(".")[0]
+        if importlib.util.find_spec(top) is None:  # not an installed package either
+            raise ConfigError(
+                f"{SETTINGS_VARIABLE}={describe(module)} (from {origin}): there is no such module "
+                f"under {app_dir}; copy your project there or set {SETTINGS_VARIABLE} to its settings"
+            )
+        root = candidates[0]
+    return AppTarget(STANDARD_APPLICATION, DEFAULT_ATTRIBUTE, root, settings_module=module, origin=origin)
+
+
+def module_file(root: Path, module: str) -> bool:
+    path = root.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def target_for(asgi_file: Path) -> AppTarget:
     """The module path of a file: its packages up to the first directory that is none."""
-    root = asgi_file.parent
-    parts = [asgi_file.stem]
-    while (root / "__init__.py").is_file():
-        parts.insert(0, root.name)
-        root = root.parent
+    root = package_root(asgi_file)
+    parts = [*asgi_file.parent.relative_to(root).parts, asgi_file.stem]
     return AppTarget(".".join(parts), DEFAULT_ATTRIBUTE, root)
+
+
+def package_root(path: Path) -> Path:
+    """The directory a module file is imported from: above its last package directory."""
+    root = path.parent
+    while (root / "__init__.py").is_file():
+        root = root.parent
+    return root
 
 
 def load(target: AppTarget) -> object:
     """Import the application as a server will, turning each failure into one line."""
     sys.path.insert(0, str(target.root))
+    if target.settings_module:
+        os.environ[SETTINGS_VARIABLE] = target.settings_module  # for Django's standard application
     try:
         module = importlib.import_module(target.module)
         load_urlconf()  # a broken urls.py or view module is reported like a broken app
@@ -134,7 +242,8 @@ def failed_import(target: AppTarget, error: BaseException) -> str:
     frame = (own or frames or [None])[-1]
     where = f" (at {frame.filename}:{frame.lineno})" if frame else ""
     message = "".join(traceback.format_exception_only(error)).strip().splitlines()[-1]
-    return f"importing {target.module} failed: {message}{where}"
+    what = f"Django's ASGI application for {target.settings_module}" if target.settings_module else target.module
+    return f"importing {what} failed: {message}{where}"
 
 
 def load_urlconf() -> None:

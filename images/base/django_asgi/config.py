@@ -28,6 +28,11 @@ FALSE_WORDS = ("0", "false", "no", "off")
 # The launcher hands the server's processes the resolved APP_MODULE, the wrapping of it
 # (JSON: root_path, middleware) and, for daphne's runserver, the user's settings module.
 TARGET_VARIABLE = "DJANGO_ASGI_TARGET"
+# The image's own health route, answered before the project's application (never reaching
+# Django: no log line, no query, any Host), and the header its probe marks a request to
+# HEALTHCHECK_PATH with, for which the image gives Django a Host that ALLOWED_HOSTS takes.
+HEALTH_PATH = "/-/health"
+PROBE_HEADER = "x-django-asgi-healthcheck"
 WRAPPING_VARIABLE = "DJANGO_ASGI_WRAPPING"
 USER_SETTINGS_VARIABLE = "DJANGO_ASGI_USER_SETTINGS"
 
@@ -38,14 +43,26 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class AppTarget:
-    """The user's ASGI application: `module:attribute`, importable from `root`."""
+    """The user's ASGI application: `module:attribute`, importable from `root`.
+
+    For a project without an asgi.py it is Django's standard application, and
+    `settings_module` names the settings it is served with, found at `origin`.
+    """
 
     module: str
     attribute: str
     root: Path
+    settings_module: str = ""
+    origin: str = ""
 
     def __str__(self) -> str:
         return f"{self.module}:{self.attribute}"
+
+    def describe(self) -> str:
+        """What the start-up line says is served."""
+        if not self.settings_module:
+            return str(self)
+        return f"Django's ASGI application for {self.settings_module} (no asgi.py; settings from {self.origin})"
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class Settings:
     serve_static: bool = True
     prestart: Path | None = None
     tls: Tls | None = None
+    healthcheck_path: str = ""  # a route of the project's the HEALTHCHECK asks instead of HEALTH_PATH
     explicit: frozenset[str] = frozenset()  # the contract variables the user set
 
     @property
@@ -228,6 +246,16 @@ def read_root_path(env: Mapping[str, str]) -> str:
         raise ConfigError(
             f"ROOT_PATH={describe(raw)} is not a URL path prefix: use one that starts with / "
             "and does not end with /, such as /myapp"
+        )
+    return raw
+
+
+def read_healthcheck_path(env: Mapping[str, str]) -> str:
+    raw = env.get("HEALTHCHECK_PATH", "").strip()
+    if raw and (not raw.startswith("/") or any(c.isspace() for c in raw)):
+        raise ConfigError(
+            f"HEALTHCHECK_PATH={describe(raw)} is not a URL path: use one that starts with /, such as /healthz "
+            f"(unset: the image's own {HEALTH_PATH})"
         )
     return raw
 

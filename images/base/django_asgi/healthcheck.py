@@ -1,12 +1,14 @@
 """The image's HEALTHCHECK: `python -m django_asgi.healthcheck`, no curl needed.
 
 It connects to the server on this container's PORT (over TLS when TLS_CERTFILE is set,
-without verifying the certificate: it is our own) and sends one HTTP request. By default
-any HTTP answer is healthy, whatever the app routes: the server is up and parsing requests.
-With HEALTHCHECK_PATH (such as /healthz), that path must answer 2xx or 3xx, so a broken app
-turns the container unhealthy. The request says `Host: localhost`, which Django's
-ALLOWED_HOSTS must accept for a HEALTHCHECK_PATH check. Exit 0 healthy, 1 unhealthy, with
-one line saying why.
+without verifying the certificate: it is our own) and sends one HTTP request, which must
+answer 2xx or 3xx. By default it asks the image's own route, HEALTH_PATH, which the
+image's wrapper answers in the server's worker before the project's application: the
+server and its workers answer HTTP, and Django never sees the probe (no DisallowedHost, no
+log line, no query). With HEALTHCHECK_PATH (such as /healthz) it asks that route of the
+project's instead, so a broken app or database turns the container unhealthy; the request
+carries PROBE_HEADER, for which the wrapper gives Django a Host its ALLOWED_HOSTS accepts.
+Exit 0 healthy, 1 unhealthy, with one line saying why.
 """
 
 import http.client
@@ -14,7 +16,7 @@ import os
 import ssl
 import sys
 
-from .config import ConfigError, read_host, read_port
+from .config import HEALTH_PATH, PROBE_HEADER, ConfigError, read_healthcheck_path, read_host, read_port
 
 TIMEOUT_SECONDS = 4.0  # inside the HEALTHCHECK's --timeout
 HEALTHY_STATUSES = range(200, 400)
@@ -41,17 +43,18 @@ def connection(env: os._Environ[str] | dict[str, str]) -> http.client.HTTPConnec
 
 def check(env: os._Environ[str] | dict[str, str]) -> str:
     """Why the server is unhealthy, or "" if it is healthy."""
-    path = env.get("HEALTHCHECK_PATH", "").strip()
+    path = read_healthcheck_path(env)
+    headers = {"Host": "localhost", "User-Agent": "django-asgi-healthcheck", **({PROBE_HEADER: "1"} if path else {})}
     client = connection(env)
     try:
-        client.request("GET", path or "/", headers={"Host": "localhost", "User-Agent": "django-asgi-healthcheck"})
+        client.request("GET", path or HEALTH_PATH, headers=headers)
         status = client.getresponse().status
     except (OSError, http.client.HTTPException) as error:
         return f"no HTTP answer on port {client.port}: {error or type(error).__name__}"
     finally:
         client.close()
-    if path and status not in HEALTHY_STATUSES:
-        return f"HEALTHCHECK_PATH={path} answered {status}"
+    if status not in HEALTHY_STATUSES:
+        return f"{f'HEALTHCHECK_PATH={path}' if path else HEALTH_PATH} answered {status}"
     return ""
 
 

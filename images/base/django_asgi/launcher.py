@@ -26,7 +26,7 @@ from .config import (
 )
 from .cpus import available_cpus
 from .servers import SERVERS, SETTINGS, Server
-from .static import StaticFiles, configured_settings
+from .static import StaticFiles, configured_settings, media_notices
 from .static import plan as static_plan
 from .supervisor import PLAN_VARIABLE, Plan
 
@@ -35,6 +35,7 @@ EXIT_BAD_SETTINGS = 2
 CONTRACT_VARIABLES = frozenset(
     {variable for variables in SETTINGS.values() for variable in variables}
     | {"APP_MODULE", "ROOT_PATH", "SERVER_ARGS", "PRESTART", "DJANGO_MIGRATE", "DJANGO_COLLECTSTATIC", "SERVE_STATIC"}
+    | {"HEALTHCHECK_PATH"}
 )
 
 
@@ -99,9 +100,10 @@ def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
     settings, server = read_settings(env, app_dir)
     argv = server.command(settings)  # may refuse a setting the server cannot honour
     appmodule.load(settings.app)
-    static, static_notices = static_plan(settings, configured_settings())
+    django_settings = configured_settings()
+    static, static_notices = static_plan(settings, django_settings)
     environment = server_environment(env, settings, server, static)
-    notices = [*server.notices(settings), *static_notices]
+    notices = [*server.notices(settings), *static_notices, *media_notices(django_settings)]
     return Launch(settings, argv, environment, notices, server.plan(settings), static)
 
 
@@ -130,6 +132,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         serve_static=config.read_flag(env, "SERVE_STATIC", default=True),
         prestart=config.read_prestart(env, app_dir),
         tls=config.read_tls(env, app_dir),
+        healthcheck_path=config.read_healthcheck_path(env),
         explicit=frozenset(name for name in CONTRACT_VARIABLES if env.get(name, "").strip()),
         app=appmodule.resolve(env, app_dir),
     )
@@ -162,10 +165,13 @@ def server_environment(
                 "root_path": settings.root_path,
                 "middleware": [[m.factory, dict(m.kwargs)] for m in server.middleware(settings)],
                 "static": static.to_wrapping() if static else None,
+                "healthcheck_path": settings.healthcheck_path,
             }
         ),
         # the app's import set it (asgi.py's setdefault); runserver needs it by name
-        USER_SETTINGS_VARIABLE: os.environ.get("DJANGO_SETTINGS_MODULE", ""),
+        USER_SETTINGS_VARIABLE: settings.app.settings_module or os.environ.get("DJANGO_SETTINGS_MODULE", ""),
+        # Django's standard application (no asgi.py) is told its settings
+        **({"DJANGO_SETTINGS_MODULE": settings.app.settings_module} if settings.app.settings_module else {}),
     }
 
 
@@ -224,7 +230,7 @@ def summary(settings: Settings, static: StaticFiles | None = None) -> str:
         if on
     ]
     return (
-        f"{s.server} serving {s.app} on {s.bind}, {workers}; log_level={s.log_level} "
+        f"{s.server} serving {s.app.describe()} on {s.bind}, {workers}; log_level={s.log_level} "
         f"access_log={'on' if s.access_log else 'off'} forwarded_allow_ips={proxies} "
         f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
         f"max_requests={s.max_requests or 'off'} reload={'on' if s.reload else 'off'} tls={tls_mode(s)} "

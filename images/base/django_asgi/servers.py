@@ -4,7 +4,7 @@ This is the only place that knows a server's command line. Every server has one 
 setting in `SETTINGS`; adding a setting to the contract is one line in each `options`.
 An entry gives flags, an ASGI middleware the image's app applies, a refusal (a setting
 the server cannot honour safely) or a notice (one it ignores, said at start).
-Facts behind the choices: ../shared/docs/servers.md, and each server's `--help`.
+Facts behind the choices: docs/servers.md in the repository, and each server's `--help`.
 """
 
 import importlib.util
@@ -311,7 +311,7 @@ SERVERS: dict[str, Server] = {
         },
     ),
     "hypercorn": Server(
-        # uvloop: +34% requests/s on a Django view over asyncio (servers.md)
+        # uvloop: +34% requests/s on a Django view over asyncio (docs/servers.md)
         program=("hypercorn", "--worker-class", "uvloop"),
         # hypercorn's own process manager kills requests in flight at SIGTERM with two or
         # more workers and never replaces a dead one: the supervisor runs single-process

@@ -15,6 +15,7 @@ every file, so hashed names would lose their year or unhashed names would go sta
 deploy (measured against ServeStatic in docs/benchmarks.md; SERVER_ARGS can still add it).
 """
 
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -62,6 +63,23 @@ def plan(settings: Settings, django_settings: Any) -> tuple[StaticFiles | None, 
             "(or set DJANGO_COLLECTSTATIC=1); static files are not served"
         ]
     return StaticFiles("collected", prefix, str(root)), []
+
+
+def media_notices(django_settings: Any) -> list[str]:
+    """Uploads saved under MEDIA_ROOT fail on a read-only root filesystem with "Read-only
+    file system" at the first upload; say so at start, with what to do. The image does not
+    serve MEDIA_URL: see the README's "Media files"."""
+    root = str(getattr(django_settings, "MEDIA_ROOT", "") or "") if django_settings is not None else ""
+    if not root:
+        return []
+    path = Path(root)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and os.access(existing, os.W_OK):
+        return []
+    return [
+        f"MEDIA_ROOT {root} is not writable by uid {os.getuid()}: uploads will fail; mount a volume there "
+        "(docker run --volume media:" + root + ")"
+    ]
 
 
 def configured_settings() -> Any:

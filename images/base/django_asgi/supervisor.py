@@ -1,4 +1,4 @@
-"""Process supervision for the servers whose own falls short (../shared/docs/servers.md):
+"""Process supervision for the servers whose own falls short (docs/servers.md):
 daphne is one process that never drains, and hypercorn with two or more workers kills the
 requests in flight on SIGTERM and never replaces a dead worker.
 

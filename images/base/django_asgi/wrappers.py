@@ -1,7 +1,11 @@
 """The image's ASGI wrappers around the user's application, the same on every server."""
 
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import cache
 from typing import Any
+
+from .config import HEALTH_PATH, PROBE_HEADER
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,6 +38,58 @@ async def answer_lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def with_health(app: ASGIApp, probe_path: str = "") -> ASGIApp:
+    """The image's health route, HEALTH_PATH, answered here and never passed on: the
+    HEALTHCHECK proves the server and its worker answer HTTP without reaching the project
+    (no DisallowedHost for a Host outside ALLOWED_HOSTS, no log line, no error event, no
+    query). Kubernetes probes can use it too, whatever Host they send.
+
+    A request to the project's own probe_path (HEALTHCHECK_PATH) that carries the probe's
+    PROBE_HEADER is passed on with a Host that ALLOWED_HOSTS accepts, so the project's
+    health view is asked as it would be through its domain."""
+    probe_header = PROBE_HEADER.encode()
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+                await answer_health(send, with_body=scope["method"] == "GET")
+                return
+            if probe_path and scope["path"] == probe_path and any(k == probe_header for k, _ in scope["headers"]):
+                host = allowed_host()
+                if host:
+                    headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+                    scope = {**scope, "headers": [(b"host", host.encode()), *headers]}
+        await app(scope, receive, send)
+
+    return application
+
+
+async def answer_health(send: Send, with_body: bool) -> None:
+    body = b"ok\n"
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body if with_body else b""})
+
+
+@cache
+def allowed_host() -> str:
+    """A host name Django's ALLOWED_HOSTS accepts: its first name (`.example.com` stands for
+    example.com and its subdomains), localhost for `*` or for DEBUG's empty list; "" when
+    Django is not configured in this process."""
+    if "django" not in sys.modules:
+        return ""
+    from django.conf import settings
+
+    if not settings.configured:
+        return ""
+    names = [name for name in settings.ALLOWED_HOSTS if name != "*"]
+    return names[0].removeprefix(".") if names else "localhost"
 
 
 def with_root_path(app: ASGIApp, root_path: str) -> ASGIApp:

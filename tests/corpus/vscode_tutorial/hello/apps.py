@@ -1,0 +1,4 @@
+from django.apps import AppConfig
+
+class HelloConfig(AppConfig):
+    name = 'hello'

@@ -1,0 +1,68 @@
+"""examples/compiled/Dockerfile on a project whose requirements have no wheels: uWSGI (none
+at all, links libpython) and psycopg2 (sdist only on Linux, links the system's libpq),
+included from requirements.txt with `-r requirements/production.txt`. Built as README.md
+says, it serves, its packages load their libraries, and nothing of the build is left."""
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from harness import ROOT, docker, image, readable_copy, running, servers
+
+pytestmark = pytest.mark.usefixtures("family")
+
+PRODUCTION = "uwsgi==2.0.31\npsycopg2==2.9.13\n"
+BUILD_ARGS = {"BUILD_PACKAGES": "libpq-dev", "RUNTIME_PACKAGES": "libpq5"}
+TAG = "django-asgi-compiled-test"
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The sample project with those requirements, built FROM one server's tag."""
+    server = servers()[-1]
+    project = readable_copy(tmp_path_factory.mktemp("compiled"))
+    (project / "requirements").mkdir()
+    (project / "requirements" / "production.txt").write_text(PRODUCTION)
+    (project / "requirements.txt").write_text("-r requirements/production.txt\n")
+    command = [
+        "docker", "buildx", "build", "--progress", "plain", "--load", "--tag", TAG,
+        "--file", str(ROOT / "examples" / "compiled" / "Dockerfile"),
+        "--build-context", f"org/django-asgi:{server}=docker-image://{image(server)}",
+        "--build-arg", f"SERVER={server}",
+        *(arg for name, value in BUILD_ARGS.items() for arg in ("--build-arg", f"{name}={value}")),
+        str(project),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False)
+    assert result.returncode == 0, result.stderr[-4000:]
+    yield TAG
+    docker("image", "rm", "--force", TAG, check=False)
+
+
+def run_in(tag: str, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "", tag, *command],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_it_serves(compiled: str) -> None:
+    with running(compiled, "--env=DJANGO_MIGRATE=1", "--read-only", "--tmpfs=/tmp") as container:
+        assert container.get("/visits").status_code == 200
+
+
+def test_the_compiled_packages_load_their_libraries(compiled: str) -> None:
+    uwsgi = run_in(compiled, "uwsgi", "--version")
+    assert uwsgi.returncode == 0 and uwsgi.stdout.strip() == "2.0.31", uwsgi.stderr
+    libpq = run_in(compiled, "python", "-c", "import psycopg2; print(psycopg2.__version__, psycopg2.__libpq_version__)")
+    assert libpq.returncode == 0, libpq.stderr
+    version, libpq_version = libpq.stdout.split(" (")[0], int(libpq.stdout.split()[-1])
+    assert version == "2.9.13" and libpq_version > 0
+
+
+def test_nothing_of_the_build_is_left(compiled: str) -> None:
+    leftovers = run_in(
+        compiled, "sh", "-c",
+        "command -v gcc cc make; ls /var/lib/apt/lists | grep -v '^lock$' | grep -v '^partial$'; "
+        "ls -d /wheels /root/.cache/pip 2>/dev/null; find / -xdev -name '*.whl' -o -xdev -perm /6000 -type f",
+    )  # fmt: skip
+    assert leftovers.stdout == "", leftovers.stdout
