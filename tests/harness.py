@@ -27,6 +27,9 @@ BAKE_VARIABLES = (
     "ONLY_SERVERS",
 )  # fmt: skip
 READY_TIMEOUT = 60.0  # seconds a container may take to answer /healthz
+# `docker run` as production should: read-only root, /tmp the only writable place, no
+# capabilities, no privilege gain.
+LOCKED_DOWN = ("--read-only", "--tmpfs=/tmp", "--cap-drop=ALL", "--security-opt=no-new-privileges")
 
 
 @cache

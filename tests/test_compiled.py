@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from harness import ROOT, docker, image, readable_copy, running, servers
+from harness import LOCKED_DOWN, ROOT, docker, image, readable_copy, running, servers
 
 pytestmark = pytest.mark.usefixtures("family")
 
@@ -47,7 +47,7 @@ def run_in(tag: str, *command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_it_serves(compiled: str) -> None:
-    with running(compiled, "--env=DJANGO_MIGRATE=1", "--read-only", "--tmpfs=/tmp") as container:
+    with running(compiled, "--env=DJANGO_MIGRATE=1", *LOCKED_DOWN) as container:
         assert container.get("/visits").status_code == 200
 
 

@@ -12,9 +12,16 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from harness import Container, bake_definition, docker, remove_container, start_container, wait_until_healthy
+from harness import (
+    LOCKED_DOWN,
+    Container,
+    bake_definition,
+    docker,
+    remove_container,
+    start_container,
+    wait_until_healthy,
+)
 
-LOCKED_DOWN = ("--read-only", "--tmpfs=/tmp", "--cap-drop=ALL", "--security-opt=no-new-privileges")
 ADMIN_PASSWORD = "a-corpus-admin-password-" + uuid.uuid4().hex[:8]
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 

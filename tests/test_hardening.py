@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from harness import (
+    LOCKED_DOWN,
     Container,
     docker,
     eventually,
@@ -25,8 +26,6 @@ from harness import (
 )
 
 pytestmark = pytest.mark.usefixtures("family")
-
-LOCKED_DOWN = ("--read-only", "--tmpfs=/tmp", "--cap-drop=ALL", "--security-opt=no-new-privileges")
 
 
 @pytest.mark.parametrize("user", [None, "12345:0"], ids=["image-user", "arbitrary-uid"])
