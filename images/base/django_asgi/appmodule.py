@@ -71,7 +71,7 @@ def candidate_roots(app_dir: Path) -> list[Path]:
     return [app_dir, app_dir / "src"]
 
 
-def discover(app_dir: Path, env: Mapping[str, str] | None = None) -> AppTarget:
+def discover(app_dir: Path, env: Mapping[str, str]) -> AppTarget:
     found = find_files(app_dir, "asgi.py")
     if len(found) > 1:
         names = ", ".join(str(path) for path in found)
@@ -81,7 +81,7 @@ def discover(app_dir: Path, env: Mapping[str, str] | None = None) -> AppTarget:
         )
     if found:
         return target_for(found[0])
-    return standard_application(env or {}, app_dir)
+    return standard_application(env, app_dir)
 
 
 def find_files(app_dir: Path, *names: str) -> list[Path]:

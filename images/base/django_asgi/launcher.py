@@ -34,8 +34,16 @@ EXIT_BAD_SETTINGS = 2
 # Every variable of the contract, to tell which ones the user set.
 CONTRACT_VARIABLES = frozenset(
     {variable for variables in SETTINGS.values() for variable in variables}
-    | {"APP_MODULE", "ROOT_PATH", "SERVER_ARGS", "PRESTART", "DJANGO_MIGRATE", "DJANGO_COLLECTSTATIC", "SERVE_STATIC"}
-    | {"HEALTHCHECK_PATH"}
+    | {
+        "APP_MODULE",
+        "ROOT_PATH",
+        "SERVER_ARGS",
+        "PRESTART",
+        "DJANGO_MIGRATE",
+        "DJANGO_COLLECTSTATIC",
+        "SERVE_STATIC",
+        "HEALTHCHECK_PATH",
+    }
 )
 
 

@@ -69,16 +69,15 @@ def media_notices(django_settings: Any) -> list[str]:
     """Uploads saved under MEDIA_ROOT fail on a read-only root filesystem with "Read-only
     file system" at the first upload; say so at start, with what to do. The image does not
     serve MEDIA_URL: see the README's "Media files"."""
-    root = str(getattr(django_settings, "MEDIA_ROOT", "") or "") if django_settings is not None else ""
-    if not root:
+    if django_settings is None or not django_settings.MEDIA_ROOT:
         return []
-    path = Path(root)
-    existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is not None and os.access(existing, os.W_OK):
+    root = Path(django_settings.MEDIA_ROOT)
+    existing = next(path for path in (root, *root.parents) if path.exists())  # "/" at least
+    if os.access(existing, os.W_OK):
         return []
     return [
         f"MEDIA_ROOT {root} is not writable by uid {os.getuid()}: uploads will fail; mount a volume there "
-        "(docker run --volume media:" + root + ")"
+        f"(docker run --volume media:{root})"
     ]
 
 

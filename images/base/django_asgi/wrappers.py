@@ -1,11 +1,11 @@
 """The image's ASGI wrappers around the user's application, the same on every server."""
 
-import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import cache
 from typing import Any
 
 from .config import HEALTH_PATH, PROBE_HEADER
+from .static import configured_settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -82,11 +82,8 @@ def allowed_host() -> str:
     """A host name Django's ALLOWED_HOSTS accepts: its first name (`.example.com` stands for
     example.com and its subdomains), localhost for `*` or for DEBUG's empty list; "" when
     Django is not configured in this process."""
-    if "django" not in sys.modules:
-        return ""
-    from django.conf import settings
-
-    if not settings.configured:
+    settings = configured_settings()
+    if settings is None:
         return ""
     names = [name for name in settings.ALLOWED_HOSTS if name != "*"]
     return names[0].removeprefix(".") if names else "localhost"
