@@ -272,6 +272,13 @@ def workers(toolbox: Any) -> list:
     return [p for p in children if "/opt/venv/" in p.args and "resource_tracker" not in p.args]
 
 
+def build_image(context: Path, *options: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    """`docker buildx build` of a context outside the bake file (a test's own project), its
+    output kept for the assertions; `options` are buildx's (--build-arg, --tag, --load...)."""
+    command = ["docker", "buildx", "build", "--progress", "plain", *options, str(context)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT)
+
+
 def run_to_completion(
     tag: str, *options: str, command: Sequence[str] = (), timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

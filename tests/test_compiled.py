@@ -3,11 +3,10 @@ at all, links libpython) and psycopg2 (sdist only on Linux, links the system's l
 included from requirements.txt with `-r requirements/production.txt`. Built as README.md
 says, it serves, its packages load their libraries, and nothing of the build is left."""
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
-from harness import LOCKED_DOWN, ROOT, docker, image, readable_copy, running, servers
+from harness import LOCKED_DOWN, ROOT, build_image, docker, image, readable_copy, run_to_completion, running, servers
 
 pytestmark = pytest.mark.usefixtures("family")
 
@@ -25,25 +24,15 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (project / "requirements").mkdir()
     (project / "requirements" / "production.txt").write_text(PRODUCTION)
     (project / "requirements.txt").write_text("-r requirements/production.txt\n")
-    command = [
-        "docker", "buildx", "build", "--progress", "plain", "--load", "--tag", TAG,
-        "--file", str(ROOT / "examples" / "compiled" / "Dockerfile"),
+    args = {"SERVER": server, **BUILD_ARGS}
+    result = build_image(
+        project, "--load", "--tag", TAG, "--file", str(ROOT / "examples" / "compiled" / "Dockerfile"),
         "--build-context", f"org/django-asgi:{server}=docker-image://{image(server)}",
-        "--build-arg", f"SERVER={server}",
-        *(arg for name, value in BUILD_ARGS.items() for arg in ("--build-arg", f"{name}={value}")),
-        str(project),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False)
+        *(arg for name, value in args.items() for arg in ("--build-arg", f"{name}={value}")),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]
     yield TAG
     docker("image", "rm", "--force", TAG, check=False)
-
-
-def run_in(tag: str, *command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "", tag, *command],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
 
 
 def test_it_serves(compiled: str) -> None:
@@ -52,9 +41,11 @@ def test_it_serves(compiled: str) -> None:
 
 
 def test_the_compiled_packages_load_their_libraries(compiled: str) -> None:
-    uwsgi = run_in(compiled, "uwsgi", "--version")
+    uwsgi = run_to_completion(compiled, command=("uwsgi", "--version"))
     assert uwsgi.returncode == 0 and uwsgi.stdout.strip() == "2.0.31", uwsgi.stderr
-    libpq = run_in(compiled, "python", "-c", "import psycopg2; print(psycopg2.__version__, psycopg2.__libpq_version__)")
+    libpq = run_to_completion(
+        compiled, command=("python", "-c", "import psycopg2; print(psycopg2.__version__, psycopg2.__libpq_version__)")
+    )
     assert libpq.returncode == 0, libpq.stderr
     version, libpq_version = libpq.stdout.split(" (")[0], int(libpq.stdout.split()[-1])
     assert version == "2.9.13" and libpq_version > 0
@@ -69,6 +60,6 @@ LEFTOVERS = (
 def test_nothing_of_the_build_is_left(compiled: str) -> None:
     """No compiler, apt list, pip cache, setuid file or wheel that the server's image
     itself does not have (python:X.Y-slim may ship ensurepip's wheels)."""
-    found = set(run_in(compiled, "sh", "-c", LEFTOVERS).stdout.splitlines())
-    before = set(run_in(image(servers()[-1]), "sh", "-c", LEFTOVERS).stdout.splitlines())
+    found = set(run_to_completion(compiled, command=("sh", "-c", LEFTOVERS)).stdout.splitlines())
+    before = set(run_to_completion(image(servers()[-1]), command=("sh", "-c", LEFTOVERS)).stdout.splitlines())
     assert found - before == set()

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from harness import ROOT, image, python_version, servers
+from harness import build_image, image, python_version, servers
 from lockfiles import lock, pinned
 
 pytestmark = pytest.mark.usefixtures("family")
@@ -33,11 +33,8 @@ RUN sh -c "$INSTALL"
 def build(tmp_path: Path, server: str, requirements: str, installer: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
     (tmp_path / "requirements.txt").write_text(requirements)
-    command = [
-        "docker", "buildx", "build", "--progress", "plain", "--build-arg", f"IMAGE={image(server)}",
-        "--build-arg", f"INSTALL={INSTALLERS[installer]}", str(tmp_path),
-    ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
+    args = ("--build-arg", f"IMAGE={image(server)}", "--build-arg", f"INSTALL={INSTALLERS[installer]}")
+    return build_image(tmp_path, *args, timeout=300)
 
 
 @pytest.mark.parametrize("installer", sorted(INSTALLERS))
