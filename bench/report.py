@@ -7,7 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from .run import medians
-from .setups import ALTERNATIVES, HOST_NETWORK, NAIVE_COMMANDS, OURS, SEED, alternative_named
+from .setups import (
+    ALTERNATIVES,
+    GRANIAN_WSGI,
+    GUNICORN_WSGI,
+    HOST_NETWORK,
+    NAIVE_COMMANDS,
+    OURS,
+    REAL_OURS,
+    REAL_THREADS,
+    SEED,
+    WSGI,
+    WSGI_COMMANDS,
+    alternative_named,
+)
 
 MB = 1e6
 
@@ -250,12 +263,95 @@ def static_section(s: Summary) -> str:
     )
 
 
+BEFORE = f"real app: {next(iter(REAL_THREADS))}"
+REAL_WORKLOAD = (
+    "The corpus's [locallibrary](../tests/corpus/locallibrary) (MDN's tutorial project: sync class-based and "
+    "function views, the ORM on SQLite, templates, database sessions, WhiteNoise; no asgi.py), with 60 books "
+    "by 30 authors (`bench/realapp_seed.py`), under `bench/realapp.lua`: its home page (four counts and a "
+    "session write), the book list and its second page, the author list, a book's and an author's page, "
+    "the genre list, in turn."
+)
+
+
+def cell_rps(s: Summary, setup: str) -> str:
+    return f"{s.rps[setup]:,.0f}" if setup in s.rps else "n/a"
+
+
+def cell_latency(s: Summary, setup: str) -> str:
+    return f"{s.p50[setup]:.0f} / {s.p99[setup]:.0f}" if setup in s.rps else "n/a"
+
+
+def real_section(s: Summary) -> str:
+    """Ours on a real project's sync pages against the WSGI setups it would leave behind."""
+    gunicorn = key(WSGI, GUNICORN_WSGI)
+    if key(s.servers[0], REAL_OURS) not in s.rps:
+        return ""  # results from before the real-app benchmark
+    rows = []
+    for server in s.servers:
+        ours, before = key(server, REAL_OURS), key(server, BEFORE)
+        rows.append(
+            [
+                server,
+                cell_rps(s, ours),
+                cell_latency(s, ours),
+                difference(s.paired(ours, gunicorn)),
+                f"{cell_rps(s, before)} ({cell_latency(s, before)})",
+                difference(s.paired(ours, before)),
+                f"{s.errors[ours]} / {s.errors[before]}",
+            ]
+        )
+    baselines = [
+        [f"`{WSGI_COMMANDS[label][1]}`", cell_rps(s, key(WSGI, label)), cell_latency(s, key(WSGI, label))]
+        for label in (GUNICORN_WSGI, GRANIAN_WSGI)
+        if key(WSGI, label) in s.rps
+    ]
+    threads = [
+        [server, label.removeprefix("real app: "), cell_rps(s, key(server, f"real app: {label}")),
+         cell_latency(s, key(server, f"real app: {label}")),
+         difference(s.paired(key(server, REAL_OURS), key(server, f"real app: {label}")))]
+        for server in s.servers
+        for label in REAL_THREADS
+    ]  # fmt: skip
+    starts = [
+        [server, f"{s.start[key(server, REAL_OURS)]:.2f} s", f"{s.start[gunicorn]:.2f} s"]
+        for server in s.servers
+        if key(server, REAL_OURS) in s.start and gunicorn in s.start
+    ]
+    return (
+        "\n## A real app's sync pages, against the WSGI setup it would leave\n\n"
+        + REAL_WORKLOAD
+        + " Ours is each server's image as shipped (sync views on SYNC_THREADS=4 threads per worker, "
+        "django_asgi/handler.py); before is the same image with `SYNC_THREADS=0`, Django's own ASGI handler, "
+        "which is what these images did until this benchmark. The WSGI setups run in the same images, one "
+        "worker on the same CPU.\n\n"
+        + table(
+            [
+                "server",
+                "ours req/s",
+                "ours p50 / p99 ms",
+                "ours vs gunicorn WSGI, per round",
+                "before req/s (p50 / p99 ms)",
+                "ours vs before, per round",
+                "errors ours / before",
+            ],
+            rows,
+        )
+        + "\nThe WSGI setups:\n\n"
+        + table(["command", "req/s", "p50 / p99 ms"], baselines)
+        + "\nThreads per worker (SYNC_THREADS), against the default of 4:\n\n"
+        + table(["server", "setting", "req/s", "p50 / p99 ms", "ours (4) vs this, per round"], threads)
+        + "\nCold start on the real app: `docker run` to the first 200 on `/catalog/`, median:\n\n"
+        + table(["server", "ours", "gunicorn WSGI"], starts)
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
     summary = Summary(results)
     return "".join(
         [
             header(results),
             throughput_section(summary),
+            real_section(summary),
             defaults_section(summary),
             static_section(summary),
             proxy_section(summary),
@@ -274,10 +370,12 @@ def chart(results: dict[str, Any], path: Path) -> None:
     s = Summary(results)
     positions = range(len(s.servers))
     width = 0.38
-    figure, (rps_axes, p99_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    real = key(s.servers[0], REAL_OURS) in s.rps
+    figure, axes_grid = plt.subplots(2 if real else 1, 2, figsize=(10, 8 if real else 4), squeeze=False)
+    (rps_axes, p99_axes) = axes_grid[0]
     for axes, values, title in (
-        (rps_axes, s.rps, "requests per second (higher is better)"),
-        (p99_axes, s.p99, "p99 latency, ms (lower is better)"),
+        (rps_axes, s.rps, "async view: requests per second (higher is better)"),
+        (p99_axes, s.p99, "async view: p99 latency, ms (lower is better)"),
     ):
         for offset, label, name in ((-width / 2, OURS, "ours"), (width / 2, SEED, "the seed's setup")):
             axes.bar(
@@ -286,12 +384,33 @@ def chart(results: dict[str, Any], path: Path) -> None:
         axes.set_xticks(list(positions), s.servers)
         axes.set_title(title)
     rps_axes.legend()
+    if real:
+        real_chart(s, axes_grid[1], width)
     figure.suptitle(
         f"django-asgi, {results['date']}: one server CPU, wrk {results['options']['connections']} connections"
     )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def real_chart(s: Summary, axes_row: Any, width: float) -> None:
+    """The real app's sync pages: ours and before per server, gunicorn WSGI as a line."""
+    positions = range(len(s.servers))
+    for axes, values, title in (
+        (axes_row[0], s.rps, "real app's sync pages: requests per second"),
+        (axes_row[1], s.p99, "real app's sync pages: p99 latency, ms"),
+    ):
+        for offset, label, name in ((-width / 2, REAL_OURS, "ours"), (width / 2, BEFORE, "before (SYNC_THREADS=0)")):
+            axes.bar(
+                [p + offset for p in positions], [values[key(server, label)] for server in s.servers], width, label=name
+            )
+        gunicorn = key(WSGI, GUNICORN_WSGI)
+        if gunicorn in values:
+            axes.axhline(values[gunicorn], color="black", linestyle="--", label="gunicorn WSGI")
+        axes.set_xticks(list(positions), s.servers)
+        axes.set_title(title)
+    axes_row[0].legend()
 
 
 def write(results: dict[str, Any], directory: Path) -> None:

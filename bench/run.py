@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from . import wrk
-from .setups import Line, Setup, naive_image, naive_requirements
+from .setups import Line, Setup, naive_image, naive_requirements, realapp_image
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0  # seconds a container may take to answer its first request
@@ -67,6 +67,18 @@ def build(line: Line, servers: tuple[str, ...], family: bool) -> None:
             "--tag",
             naive_image(server, line),
             str(ROOT / "sample_app"),
+        )
+        print(f"bench: building the real app's image for {server}", flush=True)
+        docker(
+            "build",
+            "--quiet",
+            "--file",
+            str(ROOT / "bench" / "realapp.Dockerfile"),
+            "--build-arg",
+            f"BASE={line.images[f'corpus-{server}']}",
+            "--tag",
+            realapp_image(server, line),
+            str(ROOT / "bench"),
         )
 
 
@@ -144,8 +156,11 @@ def load_round(setup: Setup, options: Options) -> dict[str, object]:
     with running(setup) as container:
         idle = rss_mib(container.id)
         try:
-            wrk.run(container.url, connections=options.connections, seconds=options.warmup, cpu=LOAD_CPU)
-            load = wrk.run(container.url, connections=options.connections, seconds=options.seconds, cpu=LOAD_CPU)
+            script = str(ROOT / setup.script) if setup.script else None
+            for seconds in (options.warmup, options.seconds):
+                load = wrk.run(
+                    container.url, connections=options.connections, seconds=seconds, cpu=LOAD_CPU, script=script
+                )
         except RuntimeError as error:
             raise BenchError(f"{setup.key}: {error}") from None
         after = rss_mib(container.id)
@@ -169,7 +184,7 @@ def interleaved_loads(all_setups: list[Setup], options: Options) -> list[dict[st
 
 
 def interleaved_starts(all_setups: list[Setup], options: Options) -> list[dict[str, object]]:
-    compared = [setup for setup in all_setups if setup.kind in ("ours", "naive")]
+    compared = [setup for setup in all_setups if setup.kind in ("ours", "naive", "real", "wsgi")]
     starts = []
     for repeat in range(options.starts):
         for setup in compared:

@@ -14,7 +14,7 @@ from .run import (
     interleaved_starts,
     machine,
 )
-from .setups import NAIVE_PACKAGES, Line, naive_requirements, setups
+from .setups import NAIVE_PACKAGES, Line, naive_requirements, setups, wsgi_setups
 
 
 def versions(line: Line, servers: tuple[str, ...]) -> dict[str, object]:
@@ -39,7 +39,7 @@ def measure(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...],
         sizes=not arguments.no_sizes,
     )
     build(line, servers, family=not arguments.skip_build)
-    all_setups = [setup for server in servers for setup in setups(server, line)]
+    all_setups = [setup for server in servers for setup in setups(server, line)] + wsgi_setups(line, servers)
     results = {
         "date": date,
         "machine": machine(),

@@ -99,7 +99,8 @@ class Setup:
     env: dict[str, str] = field(default_factory=dict)
     command: tuple[str, ...] = ()
     host_network: bool = False
-    path: str = "/"  # what wrk asks for
+    path: str = "/"  # what wrk asks for (and what must answer 200 before it starts)
+    script: str = ""  # a wrk Lua script that picks each request's path (bench/realapp.lua)
 
     @property
     def key(self) -> str:
@@ -113,7 +114,7 @@ class Line:
     python: str
     django: str
     servers: tuple[str, ...]
-    images: dict[str, str]  # "base", each server, "sample-<server>" and "example-<server>" -> tag
+    images: dict[str, str]  # "base", each server, "sample-", "example-", "corpus-<server>" -> tag
 
 
 def default_line() -> Line:
@@ -130,6 +131,7 @@ def default_line() -> Line:
             images[server] = targets[name]["tags"][0]
             images[f"sample-{server}"] = tests[f"sample-{server}"]["tags"][0]
             images[f"example-{server}"] = tests[f"example-{server}"]["tags"][0]
+            images[f"corpus-{server}"] = tests[f"corpus-{REAL_PROJECT}-{server}"]["tags"][0]
     return Line(args["PYTHON_VERSION"], args["DJANGO_VERSION"], tuple(servers), images)
 
 
@@ -169,7 +171,7 @@ def setups(server: str, line: Line) -> list[Setup]:
             result.append(
                 Setup(server, "alternative", f"ours, {alternative.name}", ours, {**OURS_ENV, **alternative.env})
             )
-    return result + static_setups(server, line)
+    return result + static_setups(server, line) + real_setups(server, line)
 
 
 # Static files: the example project's collected stylesheet (examples/fly collects at build
@@ -190,3 +192,53 @@ def static_setups(server: str, line: Line) -> list[Setup]:
 
 def alternative_named(label: str) -> Alternative:
     return next(a for a in ALTERNATIVES if label == f"ours, {a.name}")
+
+
+# The real app: the corpus's locallibrary (sync class-based views, the ORM on SQLite,
+# templates, sessions, WhiteNoise), seeded by bench/realapp.Dockerfile, under the workload of
+# bench/realapp.lua; against the WSGI setups a project like it would leave behind.
+REAL_PROJECT = "locallibrary"
+REAL_NAME = "django-asgi-bench-realapp"
+REAL_SCRIPT = "bench/realapp.lua"
+REAL_PATH = "/catalog/"
+REAL_ENV = {"DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 40}
+REAL_OURS = "real app: ours"
+REAL_THREADS = {"SYNC_THREADS=0 (before: Django's own handler)": "0", "SYNC_THREADS=1": "1", "SYNC_THREADS=8": "8"}
+WSGI = "wsgi"  # the setups' "server" for the WSGI baselines
+GUNICORN_WSGI = "gunicorn locallibrary.wsgi, 1 sync worker"
+GRANIAN_WSGI = "granian --interface wsgi"
+WSGI_COMMANDS = {
+    GUNICORN_WSGI: ("uvicorn", "gunicorn locallibrary.wsgi --bind 0.0.0.0:8000 --workers 1"),
+    GRANIAN_WSGI: (
+        "granian",
+        "granian --interface wsgi --host 0.0.0.0 --port 8000 --workers 1 locallibrary.wsgi:application",
+    ),
+}
+
+
+def realapp_image(server: str, line: Line) -> str:
+    return f"{REAL_NAME}:{server}-py{line.python}-django{line.django}"
+
+
+def real_setup(
+    server: str, kind: str, label: str, image: str, env: dict[str, str] | None = None, command: tuple[str, ...] = ()
+) -> Setup:
+    return Setup(server, kind, label, image, {**REAL_ENV, **(env or {})}, command, path=REAL_PATH, script=REAL_SCRIPT)
+
+
+def real_setups(server: str, line: Line) -> list[Setup]:
+    image = realapp_image(server, line)
+    alternatives = [
+        real_setup(server, "real alternative", f"real app: {label}", image, {"SYNC_THREADS": threads})
+        for label, threads in REAL_THREADS.items()
+    ]
+    return [real_setup(server, "real", REAL_OURS, image), *alternatives]
+
+
+def wsgi_setups(line: Line, servers: tuple[str, ...]) -> list[Setup]:
+    """The WSGI baselines, each in the image of the server that has the program."""
+    return [
+        real_setup(WSGI, "wsgi", label, realapp_image(image_server, line), command=tuple(shlex.split(command)))
+        for label, (image_server, command) in WSGI_COMMANDS.items()
+        if image_server in servers
+    ]

@@ -25,9 +25,11 @@ class Load:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def run(url: str, *, connections: int, seconds: int, threads: int = 1, cpu: int | None = None) -> Load:
+def run(
+    url: str, *, connections: int, seconds: int, threads: int = 1, cpu: int | None = None, script: str | None = None
+) -> Load:
     """wrk against `url` for `seconds` (wrk counts whole seconds); `cpu` pins wrk to one CPU (taskset) so that it and
-    the server under test do not take turns on the same core."""
+    the server under test do not take turns on the same core; `script`, a Lua file choosing each request."""
     command = [
         "wrk",
         f"--threads={threads}",
@@ -35,6 +37,7 @@ def run(url: str, *, connections: int, seconds: int, threads: int = 1, cpu: int 
         f"--duration={seconds}s",
         "--timeout=10s",
         "--latency",
+        *([f"--script={script}"] if script else []),
         url,
     ]
     if cpu is not None:

@@ -27,6 +27,7 @@ BAD_SETTINGS = {
     "root-path": ({"ROOT_PATH": "sub/"}, "ROOT_PATH='sub/' is not a URL path prefix"),
     "server-args": ({"SERVER_ARGS": "--name 'unclosed"}, "cannot be split like a shell"),
     "prestart-missing": ({"PRESTART": "setup.sh"}, "PRESTART='setup.sh': there is no such file"),
+    "sync-threads": ({"SYNC_THREADS": "many"}, "SYNC_THREADS='many' is not a thread count"),
     "healthcheck-path": ({"HEALTHCHECK_PATH": "healthz"}, "HEALTHCHECK_PATH='healthz' is not a URL path"),
 }
 # What only some servers refuse: (server, environment, message).

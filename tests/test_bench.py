@@ -10,7 +10,7 @@ import pytest
 from harness import ROOT, servers
 
 from bench import wrk
-from bench.setups import NAIVE_COMMANDS, default_line, setups
+from bench.setups import NAIVE_COMMANDS, REAL_OURS, WSGI, WSGI_COMMANDS, default_line, setups
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:32768/
   1 threads and 32 connections
@@ -79,10 +79,13 @@ def test_a_short_run_of_one_server_writes_every_result(tmp_path: Path) -> None:
     for run in results["runs"]:
         assert run["requests"] > 0 and run["errors"] == run["non_2xx"] == 0, run
         assert run["rss_idle_mib"] > 0 and run["rss_after_mib"] > 0, run
-    assert {start["setup"] for start in results["cold_starts"]} == {f"{server}: ours", f"{server}: seed's setup"}
+    wsgi = {f"{WSGI}: {label}" for label, (image_server, _) in WSGI_COMMANDS.items() if image_server == server}
+    expected_starts = {f"{server}: ours", f"{server}: seed's setup", f"{server}: {REAL_OURS}", *wsgi}
+    assert {start["setup"] for start in results["cold_starts"]} == expected_starts
     assert results["sizes"][server]["own_bytes"] > 0
     markdown = (tmp_path / "benchmarks.md").read_text()
     assert f"| {server} |" in markdown and "WHY_" not in markdown
+    assert "## A real app's sync pages" in markdown
     assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -97,3 +100,9 @@ def test_the_setups_differ_from_ours_in_one_thing_each() -> None:
                 assert len(set(setup.env.items()) - set(ours.env.items())) == 1, setup
             if setup.kind == "naive":
                 assert setup.image != ours.image and setup.command
+        real = next(setup for setup in line_setups if setup.kind == "real")
+        for setup in line_setups:
+            if setup.kind == "real alternative":
+                assert setup.image == real.image and set(setup.env.items()) - set(real.env.items()) == {
+                    ("SYNC_THREADS", setup.env["SYNC_THREADS"])
+                }, setup

@@ -170,6 +170,48 @@ def test_a_write_through_the_projects_form(served: Container, project: str) -> N
         PROJECTS[project].write(client)
 
 
+@pytest.fixture(scope="module")
+def served_by_django(family: None, project: str, server: str) -> Iterator[Container]:
+    """The project as `served`, with SYNC_THREADS=0: Django's own ASGI handler."""
+    spec = PROJECTS[project]
+    env = {**spec.env, "DJANGO_MIGRATE": "1", "SYNC_THREADS": "0"}
+    options = [f"--env={name}={value}" for name, value in env.items()]
+    container = start_container(corpus_image(project, server), *LOCKED_DOWN, *options)
+    try:
+        wait_until_healthy(container, spec.page[0])
+        yield container
+    finally:
+        remove_container(container.id)
+
+
+def seen_by_a_client(response: httpx.Response, container: Container) -> dict[str, object]:
+    """A response less what differs by nature between two containers: the date (and an
+    Expires of now), CSRF tokens, cookie values and expiry times, the port each is published
+    on (DEBUG pages)."""
+    headers = sorted(
+        (name, re.sub(r"=[^;]*", "=…", value) if name == "set-cookie" else value)
+        for name, value in response.headers.multi_items()
+        if name not in ("date", "expires")
+    )
+    body = CSRF_FIELD.sub('name="csrfmiddlewaretoken" value="…"', response.text).replace(str(container.port), "PORT")
+    return {"status": response.status_code, "headers": headers, "body": body}
+
+
+def test_both_request_paths_answer_alike(served: Container, served_by_django: Container, project: str) -> None:
+    """The same pages through the image's threads for sync views (the default) and through
+    Django's own ASGI handler (SYNC_THREADS=0): a page, a static file, the admin's login
+    form, a page that does not exist, a form POST without its CSRF token."""
+    spec = PROJECTS[project]
+    requests = [("GET", spec.page[0]), ("GET", spec.static), ("GET", "/admin/login/"), ("GET", "/no/such/page/")]
+    for method, path in [*requests, ("POST", "/admin/login/")]:
+        answers = [
+            seen_by_a_client(httpx.request(method, container.url + path, timeout=20), container)
+            for container in (served, served_by_django)
+        ]
+        assert answers[0]["status"] in (200, 403, 404), answers[0]
+        assert answers[0] == answers[1], (method, path)
+
+
 def test_the_start_up_line_says_where_the_settings_came_from(served: Container, project: str) -> None:
     settings_module = next(
         line for line in served.stderr().splitlines() if "serving Django's ASGI application for" in line

@@ -22,6 +22,7 @@ from django_asgi import (
     servers,
     static,
     supervisor,
+    sync_threads,
     wrappers,
 )
 from django_asgi.config import AppTarget, ConfigError, Settings
@@ -546,6 +547,7 @@ def test_server_environment_describes_the_wrapping() -> None:
         "middleware": [["granian.utils.proxies:wrap_asgi_with_proxy_headers", {"trusted_hosts": ["10.0.0.1"]}]],
         "static": {"mode": "collected", "prefix": "/app/static/", "root": "/app/staticfiles"},
         "healthcheck_path": "",
+        "sync_threads": config.DEFAULT_SYNC_THREADS,
     }
 
 
@@ -957,3 +959,75 @@ def test_debug_serves_the_apps_static_files_as_runserver_does() -> None:
 def test_serve_static_is_a_flag() -> None:
     with pytest.raises(ConfigError, match="SERVE_STATIC"):
         config.read_flag({"SERVE_STATIC": "maybe"}, "SERVE_STATIC", default=True)
+
+
+# ---- SYNC_THREADS (django_asgi/sync_threads.py) ------------------------------------------
+
+
+def test_sync_threads_default_off_and_counts() -> None:
+    assert config.read_sync_threads({}) == config.DEFAULT_SYNC_THREADS
+    assert config.read_sync_threads({"SYNC_THREADS": "0"}) == 0
+    assert config.read_sync_threads({"SYNC_THREADS": " 16 "}) == 16
+
+
+@pytest.mark.parametrize("raw", ["-1", "two", "1.5", "257"])
+def test_bad_sync_threads(raw: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^SYNC_THREADS='{re.escape(raw)}' is not a thread count"):
+        config.read_sync_threads({"SYNC_THREADS": raw})
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "path_info"),
+    [("/a/b", "", "/a/b"), ("/sub/a", "/sub", "/a"), ("/sub", "/sub", "/"), ("/subway/a", "/sub", "/subway/a")],
+)
+def test_path_info_is_djangos(path: str, root_path: str, path_info: str) -> None:
+    assert sync_threads.path_info({"path": path, "root_path": root_path}) == path_info
+
+
+def with_databases(**databases: dict[str, object]) -> SimpleNamespace:
+    """What notices() reads of Django's settings."""
+    return SimpleNamespace(DATABASES=databases or {"default": {"ENGINE": "django.db.backends.sqlite3"}})
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> type[sync_threads.Installed]:
+    """A clean record of install(), as after an app import that made the image's handler."""
+    for name, value in {"threads": 4, "unsupported": "", "built": 1, "async_only": ()}.items():
+        monkeypatch.setattr(sync_threads.Installed, name, value)
+    return sync_threads.Installed
+
+
+def test_nothing_to_say_with_the_handler_built_and_no_persistent_connections(installed: type) -> None:
+    assert sync_threads.notices(with_databases()) == []
+    assert sync_threads.notices(None) == []
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        ({"async_only": ("pkg.Middleware",)}, "pkg.Middleware cannot run synchronously"),
+        ({"built": 0}, "the app was not made by django.core.asgi.get_asgi_application()"),
+        ({"unsupported": "asgiref is older than 3.13 here"}, "asgiref is older than 3.13 here"),
+    ],
+)
+def test_why_sync_views_stay_on_djangos_path_is_said(
+    installed: type, monkeypatch: pytest.MonkeyPatch, state: dict[str, object], reason: str
+) -> None:
+    for name, value in state.items():
+        monkeypatch.setattr(installed, name, value)
+    assert sync_threads.notices(with_databases()) == [
+        f"SYNC_THREADS=4: {reason}, so sync views take Django's own ASGI path"
+    ]
+
+
+def test_conn_max_age_is_said_per_database_and_path(installed: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    databases = {"default": {"CONN_MAX_AGE": 600}, "replica": {"CONN_MAX_AGE": None}, "other": {}}
+    on_lanes = sync_threads.notices(with_databases(**databases))
+    assert [line.split(":")[0] for line in on_lanes] == [
+        "DATABASES['default'] CONN_MAX_AGE=600",
+        "DATABASES['replica'] CONN_MAX_AGE=None",
+    ]
+    assert "open for 600 s between requests (at most 4 per worker" in on_lanes[0]
+    assert "open for good between requests" in on_lanes[1]
+    monkeypatch.setattr(installed, "threads", 0)
+    assert "not reused under Django's own ASGI handler" in sync_threads.notices(with_databases(**databases))[0]

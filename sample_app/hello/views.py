@@ -1,8 +1,10 @@
-"""The sample's views: all async, as a Django project served over ASGI writes them."""
+"""The sample's async views, as a Django project written for ASGI has them (sync_views.py
+has the sync ones most projects have)."""
 
 import asyncio
 import os
 import platform
+import threading
 from pathlib import Path
 
 import django
@@ -10,6 +12,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .models import Visit
+from .sync_views import request_facts
 
 MAX_SLEEP_SECONDS = 60.0
 
@@ -98,3 +101,11 @@ async def slow(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": f"seconds must be from 0 to {MAX_SLEEP_SECONDS:g}"}, status=400)
     await asyncio.sleep(seconds)
     return JsonResponse({"slept": seconds})
+
+
+async def echo(request: HttpRequest) -> JsonResponse:
+    """sync_views.echo's facts from an async view: the same request, Django's ASGI path."""
+    response = JsonResponse({**request_facts(request), "thread": threading.current_thread().name})
+    response.set_cookie("flavour", "async", max_age=60, httponly=True, samesite="Lax")
+    response["X-Echo"] = "async"
+    return response

@@ -26,6 +26,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
+if os.environ.get("DJANGO_ASYNC_ONLY_MIDDLEWARE") == "1":
+    MIDDLEWARE.append("hello.middleware.mark_async_only")
 ROOT_URLCONF = "hello_django.urls"
 ASGI_APPLICATION = "hello_django.asgi.application"
 WSGI_APPLICATION = "hello_django.wsgi.application"
@@ -35,8 +37,19 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DJANGO_DB_PATH", "/tmp/hello_django.sqlite3"),
+        # persistent connections, when a test asks for them
+        "CONN_MAX_AGE": int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
     }
 }
+if os.environ.get("DJANGO_DB_HOST"):  # PostgreSQL, for tests/test_postgres.py
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": os.environ["DJANGO_DB_HOST"],
+        "NAME": "postgres",
+        "USER": "postgres",
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "OPTIONS": {"application_name": "hello_django"},
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"

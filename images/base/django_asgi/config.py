@@ -22,6 +22,9 @@ DEFAULT_GRACEFUL_TIMEOUT = 8
 DEFAULT_KEEP_ALIVE = 5
 MAX_SECONDS = 3600
 MAX_WORKERS = 256
+# Threads per worker for sync views (django_asgi/handler.py): measured in docs/benchmarks.md
+DEFAULT_SYNC_THREADS = 4
+MAX_SYNC_THREADS = 256
 HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -92,6 +95,7 @@ class Settings:
     graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
     keep_alive: int = DEFAULT_KEEP_ALIVE
     max_requests: int = 0  # 0: workers are never recycled
+    sync_threads: int = DEFAULT_SYNC_THREADS  # 0: Django's own ASGI handler for sync views
     reload: bool = False
     server_args: tuple[str, ...] = ()
     migrate: bool = False
@@ -210,6 +214,18 @@ def read_count(env: Mapping[str, str], name: str) -> int:
     raw = env.get(name, "").strip() or "0"
     if not raw.isdigit():
         raise ConfigError(f"{name}={describe(raw)} is not a count: use a whole number, 0 for never")
+    return int(raw)
+
+
+def read_sync_threads(env: Mapping[str, str]) -> int:
+    raw = env.get("SYNC_THREADS", "").strip()
+    if not raw:
+        return DEFAULT_SYNC_THREADS
+    if not raw.isdigit() or int(raw) > MAX_SYNC_THREADS:
+        raise ConfigError(
+            f"SYNC_THREADS={describe(raw)} is not a thread count: use a whole number from 1 to "
+            f"{MAX_SYNC_THREADS}, or 0 for Django's own ASGI handler (default {DEFAULT_SYNC_THREADS})"
+        )
     return int(raw)
 
 

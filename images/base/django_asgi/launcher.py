@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import appmodule, config
+from . import appmodule, config, sync_threads
 from .config import (
     TARGET_VARIABLE,
     USER_SETTINGS_VARIABLE,
@@ -43,6 +43,7 @@ CONTRACT_VARIABLES = frozenset(
         "DJANGO_COLLECTSTATIC",
         "SERVE_STATIC",
         "HEALTHCHECK_PATH",
+        "SYNC_THREADS",
     }
 )
 
@@ -107,11 +108,17 @@ def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
     """Validate every setting, cheapest first, then import the app once to check it."""
     settings, server = read_settings(env, app_dir)
     argv = server.command(settings)  # may refuse a setting the server cannot honour
+    sync_threads.install(settings.sync_threads)  # as the workers do (django_asgi.app)
     appmodule.load(settings.app)
     django_settings = configured_settings()
     static, static_notices = static_plan(settings, django_settings)
     environment = server_environment(env, settings, server, static)
-    notices = [*server.notices(settings), *static_notices, *media_notices(django_settings)]
+    notices = [
+        *server.notices(settings),
+        *static_notices,
+        *media_notices(django_settings),
+        *sync_threads.notices(django_settings),
+    ]
     return Launch(settings, argv, environment, notices, server.plan(settings), static)
 
 
@@ -133,6 +140,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         graceful_timeout=config.read_seconds(env, "GRACEFUL_TIMEOUT", default=config.DEFAULT_GRACEFUL_TIMEOUT),
         keep_alive=config.read_seconds(env, "KEEP_ALIVE", default=config.DEFAULT_KEEP_ALIVE),
         max_requests=config.read_count(env, "MAX_REQUESTS"),
+        sync_threads=config.read_sync_threads(env),
         reload=config.read_flag(env, "RELOAD", default=False),
         server_args=config.read_server_args(env),
         migrate=config.read_flag(env, "DJANGO_MIGRATE", default=False),
@@ -174,6 +182,7 @@ def server_environment(
                 "middleware": [[m.factory, dict(m.kwargs)] for m in server.middleware(settings)],
                 "static": static.to_wrapping() if static else None,
                 "healthcheck_path": settings.healthcheck_path,
+                "sync_threads": settings.sync_threads,
             }
         ),
         # the app's import set it (asgi.py's setdefault); runserver needs it by name
@@ -241,7 +250,8 @@ def summary(settings: Settings, static: StaticFiles | None = None) -> str:
         f"{s.server} serving {s.app.describe()} on {s.bind}, {workers}; log_level={s.log_level} "
         f"access_log={'on' if s.access_log else 'off'} forwarded_allow_ips={proxies} "
         f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
-        f"max_requests={s.max_requests or 'off'} reload={'on' if s.reload else 'off'} tls={tls_mode(s)} "
+        f"max_requests={s.max_requests or 'off'} sync_threads={s.sync_threads or 'off'} "
+        f"reload={'on' if s.reload else 'off'} tls={tls_mode(s)} "
         f"static={static.describe() if static else 'off'} "
         f"before start: {', '.join(before) or 'nothing'}"
     )

@@ -1,0 +1,118 @@
+"""Database connections under the image's handler, on a real PostgreSQL server (Debian's,
+built by tests/postgres/Dockerfile), counted by the server itself in pg_stat_activity: with
+CONN_MAX_AGE each SYNC_THREADS thread keeps one connection and reuses it, and the worker
+never holds more than it has threads; without, none is left open after the requests."""
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import (
+    Container,
+    build_image,
+    docker,
+    eventually,
+    image,
+    python_version,
+    remove_container,
+    start_container,
+    wait_until_healthy,
+)
+
+POSTGRES = Path(__file__).resolve().parent / "postgres"
+THREADS = 2
+APPLICATION_NAME = "hello_django"  # the sample's OPTIONS["application_name"] for PostgreSQL
+
+
+@dataclass(frozen=True)
+class Database:
+    container: str
+    network: str
+
+    def app_connections(self) -> int:
+        """Connections the sample holds open, as PostgreSQL counts them."""
+        query = f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}'"
+        return int(docker("exec", self.container, "psql", "-h", "/tmp", "-U", "postgres", "-Atc", query).strip())
+
+
+def built(tag: str, *options: str) -> str:
+    result = build_image(POSTGRES, "--load", "--tag", tag, *options)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return tag
+
+
+@pytest.fixture(scope="module")
+def database(family: None) -> Iterator[Database]:
+    """PostgreSQL on a network of its own, reachable by the name `postgres`."""
+    tag = built("django-asgi-test-postgres:latest", f"--build-arg=PYTHON_VERSION={python_version()}")
+    network = f"django-asgi-test-{uuid.uuid4().hex[:12]}"
+    docker("network", "create", network)
+    container = docker("run", "--detach", f"--network={network}", "--network-alias=postgres", tag).strip()
+    try:
+        eventually(lambda: ready(container), "PostgreSQL accepting connections")
+        yield Database(container, network)
+    finally:
+        remove_container(container)
+        docker("network", "rm", network, check=False)
+
+
+def ready(container: str) -> bool:
+    return "accepting connections" in docker("exec", container, "pg_isready", "-h", "/tmp", check=False)
+
+
+@pytest.fixture(scope="module")
+def sample_with_psycopg(family: None, server: str) -> str:
+    return built(
+        f"django-asgi-test-postgres-sample:{server}",
+        "--file", str(POSTGRES / "sample.Dockerfile"),
+        f"--build-arg=SAMPLE={image(f'sample-{server}')}",
+    )  # fmt: skip
+
+
+@contextmanager
+def serving_on(database: Database, tag: str, conn_max_age: int) -> Iterator[Container]:
+    """The sample on PostgreSQL, one worker, waited for on a sync view: the sample's
+    /healthz is async, and its connection would be Django's own path's, not the threads'."""
+    env = {"DJANGO_DB_HOST": "postgres", "DJANGO_CONN_MAX_AGE": str(conn_max_age), "SYNC_THREADS": str(THREADS)}
+    options = [f"--env={name}={value}" for name, value in {**env, "WEB_CONCURRENCY": "1"}.items()]
+    container = start_container(tag, f"--network={database.network}", *options)
+    try:
+        wait_until_healthy(container, "/sync/echo")
+        yield container
+    finally:
+        remove_container(container.id)
+
+
+def database_view(container: Container) -> dict[str, Any]:
+    response = container.get("/sync/database")
+    assert response.status_code == 200, response.text[:2000]
+    return response.json()
+
+
+def concurrent_requests(container: Container, count: int = 12) -> list[dict[str, Any]]:
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        return list(pool.map(lambda _: database_view(container), range(count)))
+
+
+def test_persistent_connections_are_reused_and_bounded_by_the_threads(
+    database: Database, sample_with_psycopg: str
+) -> None:
+    with serving_on(database, sample_with_psycopg, conn_max_age=60) as container:
+        answers = [database_view(container) for _ in range(8)]
+        assert len({answer["backend_pid"] for answer in answers}) == 1, answers
+        answers += concurrent_requests(container)
+        assert len({answer["backend_pid"] for answer in answers}) <= THREADS, answers
+        assert 1 <= database.app_connections() <= THREADS
+
+
+def test_without_conn_max_age_no_connection_outlives_its_request(database: Database, sample_with_psycopg: str) -> None:
+    with serving_on(database, sample_with_psycopg, conn_max_age=0) as container:
+        pids = {database_view(container)["backend_pid"] for _ in range(4)}
+        assert len(pids) == 4  # a new connection for each request
+        concurrent_requests(container)
+        eventually(lambda: database.app_connections() == 0, "every connection closed after its request", timeout=10)
