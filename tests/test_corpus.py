@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -170,11 +171,11 @@ def test_a_write_through_the_projects_form(served: Container, project: str) -> N
         PROJECTS[project].write(client)
 
 
-@pytest.fixture(scope="module")
-def served_by_django(family: None, project: str, server: str) -> Iterator[Container]:
-    """The project as `served`, with SYNC_THREADS=0: Django's own ASGI handler."""
+@contextmanager
+def fresh(project: str, server: str, sync_threads: str) -> Iterator[Container]:
+    """The project, locked down and migrated, with nothing written yet."""
     spec = PROJECTS[project]
-    env = {**spec.env, "DJANGO_MIGRATE": "1", "SYNC_THREADS": "0"}
+    env = {**spec.env, "DJANGO_MIGRATE": "1", "SYNC_THREADS": sync_threads}
     options = [f"--env={name}={value}" for name, value in env.items()]
     container = start_container(corpus_image(project, server), *LOCKED_DOWN, *options)
     try:
@@ -197,19 +198,21 @@ def seen_by_a_client(response: httpx.Response, container: Container) -> dict[str
     return {"status": response.status_code, "headers": headers, "body": body}
 
 
-def test_both_request_paths_answer_alike(served: Container, served_by_django: Container, project: str) -> None:
+def test_both_request_paths_answer_alike(family: None, project: str, server: str) -> None:
     """The same pages through the image's threads for sync views (the default) and through
-    Django's own ASGI handler (SYNC_THREADS=0): a page, a static file, the admin's login
-    form, a page that does not exist, a form POST without its CSRF token."""
+    Django's own ASGI handler (SYNC_THREADS=0), each in a fresh container: a page, a static
+    file, the admin's login form, a page that does not exist, a form POST without its CSRF
+    token."""
     spec = PROJECTS[project]
     requests = [("GET", spec.page[0]), ("GET", spec.static), ("GET", "/admin/login/"), ("GET", "/no/such/page/")]
-    for method, path in [*requests, ("POST", "/admin/login/")]:
-        answers = [
-            seen_by_a_client(httpx.request(method, container.url + path, timeout=20), container)
-            for container in (served, served_by_django)
-        ]
-        assert answers[0]["status"] in (200, 403, 404), answers[0]
-        assert answers[0] == answers[1], (method, path)
+    with fresh(project, server, "4") as on_threads, fresh(project, server, "0") as on_django:
+        for method, path in [*requests, ("POST", "/admin/login/")]:
+            answers = [
+                seen_by_a_client(httpx.request(method, container.url + path, timeout=20), container)
+                for container in (on_threads, on_django)
+            ]
+            assert answers[0]["status"] in (200, 403, 404), answers[0]
+            assert answers[0] == answers[1], (method, path)
 
 
 def test_the_start_up_line_says_where_the_settings_came_from(served: Container, project: str) -> None:

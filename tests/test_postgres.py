@@ -103,10 +103,12 @@ def test_persistent_connections_are_reused_and_bounded_by_the_threads(
     database: Database, sample_with_psycopg: str
 ) -> None:
     with serving_on(database, sample_with_psycopg, conn_max_age=60) as container:
-        answers = [database_view(container) for _ in range(8)]
-        assert len({answer["backend_pid"] for answer in answers}) == 1, answers
-        answers += concurrent_requests(container)
-        assert len({answer["backend_pid"] for answer in answers}) <= THREADS, answers
+        answers = [database_view(container) for _ in range(8)] + concurrent_requests(container)
+        backends_of = {}
+        for answer in answers:
+            backends_of.setdefault(answer["thread"], set()).add(answer["backend_pid"])
+        assert all(len(pids) == 1 for pids in backends_of.values()), backends_of  # one connection per thread
+        assert len(backends_of) <= THREADS
         assert 1 <= database.app_connections() <= THREADS
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import Container, serving
+from harness import Container, eventually, serving
 from tls import MOUNT, Certificates
 
 LANE_THREAD = "django-asgi-sync-"
@@ -189,13 +189,19 @@ def test_signals_are_sent_once_per_request_on_both_paths(pair: Pair) -> None:
 
 
 def test_a_persistent_connection_is_its_threads_and_reused(pair: Pair) -> None:
-    """CONN_MAX_AGE=60: one request at a time keeps using one thread and one connection, and
-    the worker holds no more connections than it has threads."""
+    """CONN_MAX_AGE=60: each thread keeps one connection across requests, and the worker
+    holds no more connections than it has threads. (Which thread a request gets is not
+    fixed: the next request can arrive while the last one's thread still runs its
+    request_finished, after the response went out.)"""
     answers = [get_json(pair.lanes, pair, "/sync/database") for _ in range(8)]
-    assert len({(answer["thread"], answer["connection"]) for answer in answers}) == 1, answers
     with ThreadPoolExecutor(max_workers=6) as pool:
-        concurrent = list(pool.map(lambda _: get_json(pair.lanes, pair, "/sync/database"), range(12)))
-    assert max(answer["open_connections"] for answer in concurrent) <= THREADS
+        answers += list(pool.map(lambda _: get_json(pair.lanes, pair, "/sync/database"), range(12)))
+    connections_of = {}
+    for answer in answers:
+        connections_of.setdefault(answer["thread"], set()).add(answer["connection"])
+    assert all(len(held) == 1 for held in connections_of.values()), connections_of
+    assert len(connections_of) <= THREADS
+    assert max(answer["open_connections"] for answer in answers) <= THREADS
     assert answers[-1]["visits"] > answers[0]["visits"]
 
 
@@ -208,12 +214,18 @@ def test_conn_max_age_is_said_at_start(pair: Pair) -> None:
 
 
 def test_the_default_is_on_and_closes_connections_after_each_request(sample: Container) -> None:
-    """The sample as shipped: CONN_MAX_AGE=0, so each request's connection is closed at its
-    end (only the current one is open), and sync views on the image's threads."""
+    """The sample as shipped: sync views on the image's threads, CONN_MAX_AGE=0, so a
+    request's connection is closed once it is over (at its request_finished, which may come
+    just after the response): once the requests are done, no worker holds one."""
     for _ in range(6):
         database = sample.get("/sync/database").json()
-        assert database["thread"].startswith(LANE_THREAD) and database["open_connections"] == 1, database
+        assert database["thread"].startswith(LANE_THREAD) and 1 <= database["open_connections"] <= 4, database
     assert "sync_threads=4" in sample.stderr()
+    eventually(
+        lambda: all(sample.get("/sync/busy").json()["open_connections"] == 0 for _ in range(4)),
+        "no connection left open after the requests",
+        timeout=10,
+    )
 
 
 def test_an_async_only_middleware_keeps_every_request_on_djangos_path(server: str) -> None:

@@ -127,7 +127,13 @@ def busy(request: HttpRequest) -> JsonResponse:
         with Counters.lock:
             Counters.in_flight -= 1
     return JsonResponse(
-        {"thread": threading.current_thread().name, "pid": os.getpid(), "most_in_flight": Counters.most_in_flight}
+        {
+            "thread": threading.current_thread().name,
+            "pid": os.getpid(),
+            "most_in_flight": Counters.most_in_flight,
+            # a view without a query: the connections other requests left open
+            "open_connections": open_database_files() if connection.vendor == "sqlite" else None,
+        }
     )
 
 
