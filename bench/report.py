@@ -14,12 +14,14 @@ from .setups import (
     HOST_NETWORK,
     NAIVE_COMMANDS,
     OURS,
+    REAL_BEFORE,
     REAL_OURS,
     REAL_THREADS,
     SEED,
     WSGI,
     WSGI_COMMANDS,
     alternative_named,
+    real_label,
 )
 
 MB = 1e6
@@ -263,7 +265,6 @@ def static_section(s: Summary) -> str:
     )
 
 
-BEFORE = f"real app: {next(iter(REAL_THREADS))}"
 REAL_WORKLOAD = (
     "The corpus's [locallibrary](../tests/corpus/locallibrary) (MDN's tutorial project: sync class-based and "
     "function views, the ORM on SQLite, templates, database sessions, WhiteNoise; no asgi.py), with 60 books "
@@ -288,7 +289,7 @@ def real_section(s: Summary) -> str:
         return ""  # results from before the real-app benchmark
     rows = []
     for server in s.servers:
-        ours, before = key(server, REAL_OURS), key(server, BEFORE)
+        ours, before = key(server, REAL_OURS), key(server, REAL_BEFORE)
         rows.append(
             [
                 server,
@@ -306,11 +307,11 @@ def real_section(s: Summary) -> str:
         if key(WSGI, label) in s.rps
     ]
     threads = [
-        [server, label.removeprefix("real app: "), cell_rps(s, key(server, f"real app: {label}")),
-         cell_latency(s, key(server, f"real app: {label}")),
-         difference(s.paired(key(server, REAL_OURS), key(server, f"real app: {label}")))]
+        [server, setting, cell_rps(s, measured), cell_latency(s, measured),
+         difference(s.paired(key(server, REAL_OURS), measured))]
         for server in s.servers
-        for label in REAL_THREADS
+        for setting in REAL_THREADS
+        for measured in [key(server, real_label(setting))]
     ]  # fmt: skip
     starts = [
         [server, f"{s.start[key(server, REAL_OURS)]:.2f} s", f"{s.start[gunicorn]:.2f} s"]
@@ -368,8 +369,6 @@ def chart(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     s = Summary(results)
-    positions = range(len(s.servers))
-    width = 0.38
     real = key(s.servers[0], REAL_OURS) in s.rps
     figure, axes_grid = plt.subplots(2 if real else 1, 2, figsize=(10, 8 if real else 4), squeeze=False)
     (rps_axes, p99_axes) = axes_grid[0]
@@ -377,15 +376,10 @@ def chart(results: dict[str, Any], path: Path) -> None:
         (rps_axes, s.rps, "async view: requests per second (higher is better)"),
         (p99_axes, s.p99, "async view: p99 latency, ms (lower is better)"),
     ):
-        for offset, label, name in ((-width / 2, OURS, "ours"), (width / 2, SEED, "the seed's setup")):
-            axes.bar(
-                [p + offset for p in positions], [values[key(server, label)] for server in s.servers], width, label=name
-            )
-        axes.set_xticks(list(positions), s.servers)
-        axes.set_title(title)
+        bar_pair(axes, s, values, ((OURS, "ours"), (SEED, "the seed's setup")), title)
     rps_axes.legend()
     if real:
-        real_chart(s, axes_grid[1], width)
+        real_chart(s, axes_grid[1])
     figure.suptitle(
         f"django-asgi, {results['date']}: one server CPU, wrk {results['options']['connections']} connections"
     )
@@ -394,23 +388,30 @@ def chart(results: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
-def real_chart(s: Summary, axes_row: Any, width: float) -> None:
+def real_chart(s: Summary, axes_row: Any) -> None:
     """The real app's sync pages: ours and before per server, gunicorn WSGI as a line."""
-    positions = range(len(s.servers))
     for axes, values, title in (
         (axes_row[0], s.rps, "real app's sync pages: requests per second"),
         (axes_row[1], s.p99, "real app's sync pages: p99 latency, ms"),
     ):
-        for offset, label, name in ((-width / 2, REAL_OURS, "ours"), (width / 2, BEFORE, "before (SYNC_THREADS=0)")):
-            axes.bar(
-                [p + offset for p in positions], [values[key(server, label)] for server in s.servers], width, label=name
-            )
+        bar_pair(axes, s, values, ((REAL_OURS, "ours"), (REAL_BEFORE, "before (SYNC_THREADS=0)")), title)
         gunicorn = key(WSGI, GUNICORN_WSGI)
         if gunicorn in values:
             axes.axhline(values[gunicorn], color="black", linestyle="--", label="gunicorn WSGI")
-        axes.set_xticks(list(positions), s.servers)
-        axes.set_title(title)
     axes_row[0].legend()
+
+
+BAR_WIDTH = 0.38
+
+
+def bar_pair(axes: Any, s: Summary, values: dict[str, float], labels: tuple[tuple[str, str], ...], title: str) -> None:
+    """Two bars per server, side by side: each (setup label, legend name) of `labels`."""
+    positions = range(len(s.servers))
+    for offset, (label, name) in zip((-BAR_WIDTH / 2, BAR_WIDTH / 2), labels, strict=True):
+        heights = [values[key(server, label)] for server in s.servers]
+        axes.bar([p + offset for p in positions], heights, BAR_WIDTH, label=name)
+    axes.set_xticks(list(positions), s.servers)
+    axes.set_title(title)
 
 
 def write(results: dict[str, Any], directory: Path) -> None:

@@ -202,8 +202,8 @@ REAL_NAME = "django-asgi-bench-realapp"
 REAL_SCRIPT = "bench/realapp.lua"
 REAL_PATH = "/catalog/"
 REAL_ENV = {"DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 40}
-REAL_OURS = "real app: ours"
-REAL_THREADS = {"SYNC_THREADS=0 (before: Django's own handler)": "0", "SYNC_THREADS=1": "1", "SYNC_THREADS=8": "8"}
+REAL_BEFORE_SETTING = "SYNC_THREADS=0 (before: Django's own handler)"
+REAL_THREADS = {REAL_BEFORE_SETTING: "0", "SYNC_THREADS=1": "1", "SYNC_THREADS=8": "8"}
 WSGI = "wsgi"  # the setups' "server" for the WSGI baselines
 GUNICORN_WSGI = "gunicorn locallibrary.wsgi, 1 sync worker"
 GRANIAN_WSGI = "granian --interface wsgi"
@@ -214,6 +214,14 @@ WSGI_COMMANDS = {
         "granian --interface wsgi --host 0.0.0.0 --port 8000 --workers 1 locallibrary.wsgi:application",
     ),
 }
+
+
+def real_label(setting: str) -> str:
+    """A real-app setup's label: ours, or ours with one SYNC_THREADS setting."""
+    return f"real app: {setting}"
+
+
+REAL_OURS, REAL_BEFORE = real_label("ours"), real_label(REAL_BEFORE_SETTING)
 
 
 def realapp_image(server: str, line: Line) -> str:
@@ -229,7 +237,7 @@ def real_setup(
 def real_setups(server: str, line: Line) -> list[Setup]:
     image = realapp_image(server, line)
     alternatives = [
-        real_setup(server, "real alternative", f"real app: {label}", image, {"SYNC_THREADS": threads})
+        real_setup(server, "real alternative", real_label(label), image, {"SYNC_THREADS": threads})
         for label, threads in REAL_THREADS.items()
     ]
     return [real_setup(server, "real", REAL_OURS, image), *alternatives]

@@ -212,12 +212,12 @@ def remove_container(container_id: str) -> None:
 
 
 @contextmanager
-def running(tag: str, *options: str, **kwargs: Any) -> Iterator[Container]:
-    """A container of `tag` answering /healthz, removed afterwards whatever happens (keyword
-    arguments: start_container's)."""
+def running(tag: str, *options: str, ready: str = "/healthz", **kwargs: Any) -> Iterator[Container]:
+    """A container of `tag` answering `ready` (the sample's /healthz), removed afterwards
+    whatever happens (other keyword arguments: start_container's)."""
     container = start_container(tag, *options, **kwargs)
     try:
-        wait_until_healthy(container)
+        wait_until_healthy(container, ready)
         yield container
     finally:
         remove_container(container.id)

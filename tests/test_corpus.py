@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import httpx
@@ -18,9 +18,7 @@ from harness import (
     Container,
     bake_definition,
     docker,
-    remove_container,
-    start_container,
-    wait_until_healthy,
+    running,
 )
 
 ADMIN_PASSWORD = "a-corpus-admin-password-" + uuid.uuid4().hex[:8]
@@ -122,16 +120,23 @@ def served(family: None, project: str, server: str) -> Iterator[Container]:
     spec = PROJECTS[project]
     volumes = [f"django-asgi-corpus-{uuid.uuid4().hex[:12]}" for _ in spec.volumes]
     mounts = [f"--volume={name}:{path}" for name, path in zip(volumes, spec.volumes, strict=True)]
-    env = [f"--env={name}={value}" for name, value in {**spec.env, "DJANGO_MIGRATE": "1"}.items()]
-    container = start_container(corpus_image(project, server), *LOCKED_DOWN, *env, *mounts)
     try:
-        wait_until_healthy(container, spec.page[0])
-        create_admin(container)
-        yield container
+        with project_container(project, server, *mounts, env={"DJANGO_MIGRATE": "1"}) as container:
+            create_admin(container)
+            yield container
     finally:
-        remove_container(container.id)
         for name in volumes:
             docker("volume", "rm", "--force", name, check=False)
+
+
+def project_container(
+    project: str, server: str, *options: str, env: dict[str, str], ready: str = ""
+) -> AbstractContextManager[Container]:
+    """The project on the server's tag, locked down, with its environment and `env`, once it
+    answers `ready` (its page by default)."""
+    spec = PROJECTS[project]
+    variables = [f"--env={name}={value}" for name, value in {**spec.env, **env}.items()]
+    return running(corpus_image(project, server), *LOCKED_DOWN, *variables, *options, ready=ready or spec.page[0])
 
 
 def create_admin(container: Container) -> None:
@@ -171,18 +176,9 @@ def test_a_write_through_the_projects_form(served: Container, project: str) -> N
         PROJECTS[project].write(client)
 
 
-@contextmanager
-def fresh(project: str, server: str, sync_threads: str) -> Iterator[Container]:
+def fresh(project: str, server: str, sync_threads: str) -> AbstractContextManager[Container]:
     """The project, locked down and migrated, with nothing written yet."""
-    spec = PROJECTS[project]
-    env = {**spec.env, "DJANGO_MIGRATE": "1", "SYNC_THREADS": sync_threads}
-    options = [f"--env={name}={value}" for name, value in env.items()]
-    container = start_container(corpus_image(project, server), *LOCKED_DOWN, *options)
-    try:
-        wait_until_healthy(container, spec.page[0])
-        yield container
-    finally:
-        remove_container(container.id)
+    return project_container(project, server, env={"DJANGO_MIGRATE": "1", "SYNC_THREADS": sync_threads})
 
 
 def seen_by_a_client(response: httpx.Response, container: Container) -> dict[str, object]:
@@ -233,14 +229,8 @@ def test_the_health_check_is_healthy_and_silent(served: Container) -> None:
 
 
 def test_without_a_volume_an_unwritable_media_root_is_said_at_start(family: None, server: str) -> None:
-    spec = PROJECTS["django_on_docker"]
-    env = [f"--env={name}={value}" for name, value in spec.env.items()]
-    container = start_container(corpus_image("django_on_docker", server), *LOCKED_DOWN, *env)
-    try:
-        wait_until_healthy(container, "/-/health")
+    with project_container("django_on_docker", server, env={}, ready="/-/health") as container:
         assert (
             "django-asgi: notice: MEDIA_ROOT /app/mediafiles is not writable by uid 10001: uploads will fail; "
             "mount a volume there"
         ) in container.stderr()
-    finally:
-        remove_container(container.id)

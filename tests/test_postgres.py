@@ -6,7 +6,7 @@ never holds more than it has threads; without, none is left open after the reque
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,7 @@ from harness import (
     image,
     python_version,
     remove_container,
-    start_container,
-    wait_until_healthy,
+    running,
 )
 
 POSTGRES = Path(__file__).resolve().parent / "postgres"
@@ -74,18 +73,12 @@ def sample_with_psycopg(family: None, server: str) -> str:
     )  # fmt: skip
 
 
-@contextmanager
-def serving_on(database: Database, tag: str, conn_max_age: int) -> Iterator[Container]:
+def serving_on(database: Database, tag: str, conn_max_age: int) -> AbstractContextManager[Container]:
     """The sample on PostgreSQL, one worker, waited for on a sync view: the sample's
     /healthz is async, and its connection would be Django's own path's, not the threads'."""
     env = {"DJANGO_DB_HOST": "postgres", "DJANGO_CONN_MAX_AGE": str(conn_max_age), "SYNC_THREADS": str(THREADS)}
     options = [f"--env={name}={value}" for name, value in {**env, "WEB_CONCURRENCY": "1"}.items()]
-    container = start_container(tag, f"--network={database.network}", *options)
-    try:
-        wait_until_healthy(container, "/sync/echo")
-        yield container
-    finally:
-        remove_container(container.id)
+    return running(tag, f"--network={database.network}", *options, ready="/sync/echo")
 
 
 def database_view(container: Container) -> dict[str, Any]:

@@ -4,8 +4,9 @@ The launcher has already checked the target, put its root on PYTHONPATH and desc
 wrapping in WRAPPING_VARIABLE; importing this module builds it (each worker imports it).
 Before the import, Django's get_asgi_application() is made to build the image's handler
 (django_asgi.handler: sync views on SYNC_THREADS threads), so that the project's asgi.py
-wraps it as it wraps Django's. Innermost first: the user's app, the server's own middleware (proxy headers), static
-files, ROOT_PATH, the lifespan answerer, and the image's health route outermost.
+wraps it as it wraps Django's. Innermost first: the user's app, the server's own
+middleware (proxy headers), static files, ROOT_PATH, the lifespan answerer, and the image's
+health route outermost.
 """
 
 import importlib

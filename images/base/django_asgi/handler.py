@@ -124,14 +124,12 @@ class SyncChain(BaseHandler):
 class LanedASGIHandler(ASGIHandler):
     """Django's ASGIHandler, with sync views on lanes (see the module's docstring)."""
 
-    threads = 0  # set by install()
-
-    def __init__(self) -> None:
+    def __init__(self, threads: int) -> None:
         super().__init__()
         self.sync_chain = SyncChain()
         # last in, first out: a quiet worker keeps using one thread and its connection
         self.lanes: asyncio.LifoQueue[Lane] = asyncio.LifoQueue()
-        for index in reversed(range(self.threads)):
+        for index in reversed(range(threads)):
             self.lanes.put_nowait(Lane(index))
 
     async def __call__(self, scope: Any, receive: Callable[..., Any], send: Callable[..., Any]) -> None:

@@ -58,9 +58,8 @@ def install(threads: int) -> None:
         if Installed.async_only:
             return original()
         handler.use_lane_local_connections()
-        handler.LanedASGIHandler.threads = threads
         Installed.built += 1
-        return handler.LanedASGIHandler()
+        return handler.LanedASGIHandler(threads)
 
     get_asgi_application.__doc__ = original.__doc__
     django.core.asgi.get_asgi_application = get_asgi_application
