@@ -4,6 +4,7 @@ import asyncio
 import json
 import re
 import shlex
+import socket
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -896,6 +897,40 @@ def test_hypercorn_reload_keeps_its_own_processes() -> None:
 
 def test_daphne_endpoint_on_ipv6() -> None:
     assert " --endpoint fd:fileno=3:domain=INET6 " in command_line("daphne", host="::")
+
+
+def test_each_supervised_process_keeps_its_own_quic_socket_on_the_shared_port(monkeypatch) -> None:
+    """One TCP socket for all processes; a UDP socket per slot, all on the one port
+    (SO_REUSEPORT), and a replaced process gets its predecessor's."""
+    spawned: list[tuple[int, list]] = []
+
+    def posix_spawn(path: str, argv: list[str], env: object, file_actions: list) -> int:
+        spawned.append((len(spawned) + 100, file_actions))
+        return spawned[-1][0]
+
+    monkeypatch.setattr(supervisor.os, "posix_spawn", posix_spawn)
+    free_port = unused_port()
+    plan = supervisor.Plan(["hypercorn"], 3, "127.0.0.1", free_port, 8, ["tcp", "udp"])
+    chief = supervisor.Supervisor(plan)
+    try:
+        fds = [dict((target, source) for _, source, target in actions) for actions in chief.file_actions]
+        assert len({slot[supervisor.LISTEN_FD] for slot in fds}) == 1
+        assert len({slot[supervisor.QUIC_FD] for slot in fds}) == 3
+        assert {sock.getsockname()[1] for sock in chief.sockets} == {free_port}
+        for slot in range(3):
+            chief.start_process(slot)
+        monkeypatch.setattr(supervisor.os, "waitpid", lambda pid, options: (101, 0))
+        assert chief.reap()
+        assert spawned[-1][1] == spawned[1][1]  # pid 101 ran in slot 1; its successor does too
+    finally:
+        for sock in chief.sockets:
+            sock.close()
+
+
+def unused_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_plan_round_trips_through_the_environment() -> None:

@@ -223,13 +223,24 @@ def test_h2_over_tls_by_alpn(
 # HTTP/3
 
 
+HTTP3_PROCESSES = 4
+HTTP3_CONNECTIONS = 12
+
+
 @pytest.mark.capability("h3")
 def test_http3(server: str, certificates: Certificates, capabilities: Matrix) -> None:
     """The server's HTTP/3 flavour (or the server itself) with TLS: where alt-svc offers h3,
-    a request over QUIC on the same port number (UDP) is answered."""
+    requests over QUIC on the same port number (UDP) are answered, each on a connection of
+    its own (a new client port), by several processes: a QUIC connection lives in one process,
+    so every datagram of it must reach that one."""
     flavour = http3_flavour(server) or server
+    processes = ["--env", f"WEB_CONCURRENCY={HTTP3_PROCESSES}"] if flavour != server else []  # daphne has one
     with running(
-        image(f"sample-{flavour}"), *certificates.docker_options(), tls=certificates.client_context(), udp=True
+        image(f"sample-{flavour}"),
+        *certificates.docker_options(),
+        *processes,
+        tls=certificates.client_context(),
+        udp=True,
     ) as container:
         alt_svc = container.get("/").headers.get("alt-svc", "")
         if "h3=" not in alt_svc:
@@ -237,9 +248,12 @@ def test_http3(server: str, certificates: Certificates, capabilities: Matrix) ->
             return
         assert 'h3=":8000"' in alt_svc
         assert container.udp_port is not None
-        response = asyncio.run(http3.get(container.udp_port, "/", cafile=str(certificates.ca_file)))
-    assert response.status == 200
-    assert json.loads(response.body)["http_version"] == "3"
+        port = container.udp_port
+        responses = [
+            asyncio.run(http3.get(port, "/", cafile=str(certificates.ca_file))) for _ in range(HTTP3_CONNECTIONS)
+        ]
+    assert [response.status for response in responses] == [200] * HTTP3_CONNECTIONS
+    assert {json.loads(response.body)["http_version"] for response in responses} == {"3"}
     capabilities.record(server, "h3", "yes" if flavour == server else f"yes: `:{flavour}`")
 
 

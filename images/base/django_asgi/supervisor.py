@@ -5,6 +5,11 @@ requests in flight on SIGTERM and never replaces a dead worker.
 The launcher execs this module as PID 1 with a plan. It opens the listening sockets once and
 starts the server's processes on them (inherited as file descriptors LISTEN_FD and QUIC_FD),
 so the port never closes while a process is replaced: connections wait in the backlog.
+The TCP socket is shared; QUIC gets one UDP socket per process slot, all bound to the port
+with SO_REUSEPORT, because a QUIC connection lives in one process: on a shared UDP socket a
+datagram goes to whichever process reads first, and one that lacks the connection drops it.
+The kernel sends every datagram of a client address to the same socket of the group, and a
+replaced process takes over its slot's socket, so the group never changes.
 A process that dies is replaced; on SIGTERM or SIGINT every process is told to drain, the
 supervisor stops listening, waits up to GRACEFUL_TIMEOUT (plus a moment to exit), and only
 then kills what is left. Processes dying again and again right after starting end the
@@ -57,12 +62,22 @@ def open_socket(host: str, port: int, kind: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if kind == "udp":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # one per slot, one port
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "::" takes IPv4 too
     sock.bind((host, port))
     if kind == "tcp":
         sock.listen(BACKLOG)
     return sock
+
+
+def slot_sockets(plan: Plan, tcp: socket.socket | None) -> dict[int, socket.socket]:
+    """A process slot's inherited sockets by file descriptor: the shared TCP one, its own UDP one."""
+    sockets = {LISTEN_FD: tcp} if tcp else {}
+    if "udp" in plan.sockets:
+        sockets[QUIC_FD] = open_socket(plan.host, plan.port, "udp")
+    return sockets
 
 
 def describe_exit(status: int) -> str:
@@ -74,21 +89,22 @@ def describe_exit(status: int) -> str:
 class Supervisor:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.sockets = [open_socket(plan.host, plan.port, kind) for kind in plan.sockets]
-        targets = {"tcp": LISTEN_FD, "udp": QUIC_FD}
+        # per slot: the file descriptors its process inherits (the same TCP socket for all)
+        tcp = open_socket(plan.host, plan.port, "tcp") if "tcp" in plan.sockets else None
+        self.slots = [slot_sockets(plan, tcp) for _ in range(plan.processes)]
+        self.sockets = list({id(sock): sock for slot in self.slots for sock in slot.values()}.values())
         self.file_actions = [
-            (os.POSIX_SPAWN_DUP2, sock.fileno(), targets[kind])
-            for sock, kind in zip(self.sockets, plan.sockets, strict=True)
+            [(os.POSIX_SPAWN_DUP2, sock.fileno(), fd) for fd, sock in slot.items()] for slot in self.slots
         ]
         # the program by its full path, so that ps shows which python it is
         self.argv = [shutil.which(plan.command[0]) or plan.command[0], *plan.command[1:]]
-        self.children: dict[int, float] = {}  # pid: when it started
+        self.children: dict[int, tuple[float, int]] = {}  # pid: when it started, its slot
         self.quick_deaths = 0
         self.stop_deadline: float | None = None
 
-    def start_process(self) -> None:
-        pid = os.posix_spawn(self.argv[0], self.argv, os.environ, file_actions=self.file_actions)
-        self.children[pid] = time.monotonic()
+    def start_process(self, slot: int) -> None:
+        pid = os.posix_spawn(self.argv[0], self.argv, os.environ, file_actions=self.file_actions[slot])
+        self.children[pid] = (time.monotonic(), slot)
 
     def stop(self, signum: int, frame: object) -> None:
         """Every process drains; the port closes once none of them listens any more."""
@@ -109,8 +125,8 @@ class Supervisor:
         signal.signal(signal.SIGINT, self.stop)
         program = Path(self.plan.command[0]).name
         say(f"supervising {self.plan.processes} {program} process(es) on {self.plan.host}:{self.plan.port}")
-        for _ in range(self.plan.processes):
-            self.start_process()
+        for slot in range(self.plan.processes):
+            self.start_process(slot)
         while self.children:
             if self.stop_deadline is not None and time.monotonic() > self.stop_deadline:
                 say(f"GRACEFUL_TIMEOUT passed: killing {len(self.children)} process(es) still running")
@@ -132,14 +148,15 @@ class Supervisor:
             return False
         if pid == 0:
             return False
-        started = self.children.pop(pid, None)
-        if started is None or self.stop_deadline is not None:
+        child = self.children.pop(pid, None)
+        if child is None or self.stop_deadline is not None:
             return True  # an orphan PID 1 inherited, or a process done draining
+        started, slot = child
         crashed = os.WIFSIGNALED(status) or os.waitstatus_to_exitcode(status) != 0
         lived = time.monotonic() - started
         self.quick_deaths = self.quick_deaths + 1 if crashed and lived < CRASH_WINDOW else 0
         say(f"process {pid} ended ({describe_exit(status)}) after {lived:.1f} s; starting another")
-        self.start_process()
+        self.start_process(slot)
         return True
 
 
