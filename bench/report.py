@@ -11,6 +11,9 @@ from .setups import (
     ALTERNATIVES,
     GRANIAN_WSGI,
     GUNICORN_WSGI,
+    HEAVY_BARE,
+    HEAVY_COMMANDS,
+    HEAVY_OURS,
     HOST_NETWORK,
     NAIVE_COMMANDS,
     OURS,
@@ -18,6 +21,8 @@ from .setups import (
     REAL_OURS,
     REAL_THREADS,
     SEED,
+    WEBSOCKET_BEFORE,
+    WEBSOCKET_OURS,
     WSGI,
     WSGI_COMMANDS,
     alternative_named,
@@ -60,6 +65,9 @@ class Summary:
         for run in runs:
             self.errors[run["setup"]] = self.errors.get(run["setup"], 0) + run["errors"] + run["non_2xx"]
         self.start = medians(results["cold_starts"], "seconds")
+        self.start_rounds: dict[str, dict[int, float]] = {}
+        for start in results["cold_starts"]:
+            self.start_rounds.setdefault(start["setup"], {})[start["repeat"]] = start["seconds"]
         self.rounds: dict[str, dict[int, float]] = {}
         for run in runs:
             self.rounds.setdefault(run["setup"], {})[run["repeat"]] = run["rps"]
@@ -68,6 +76,11 @@ class Summary:
         """ours / other in each round: the two ran minutes apart at most, so the machine's
         drift between rounds cancels out of each ratio."""
         a, b = self.rounds.get(ours, {}), self.rounds.get(other, {})
+        return [a[r] / b[r] for r in sorted(a.keys() & b.keys()) if b[r]]
+
+    def paired_starts(self, ours: str, other: str) -> list[float]:
+        """ours / other for the cold starts of each round, as paired() for throughput."""
+        a, b = self.start_rounds.get(ours, {}), self.start_rounds.get(other, {})
         return [a[r] / b[r] for r in sorted(a.keys() & b.keys()) if b[r]]
 
     def labels(self, server: str, kind: str) -> list[str]:
@@ -265,6 +278,44 @@ def static_section(s: Summary) -> str:
     )
 
 
+def websocket_section(s: Summary) -> str:
+    rows = [
+        [
+            server,
+            cell_rps(s, ours),
+            cell_latency(s, ours),
+            cell_rps(s, before),
+            cell_latency(s, before),
+            difference(s.paired(ours, before)),
+            f"{s.errors.get(ours, 0)} / {s.errors.get(before, 0)}",
+        ]
+        for server in s.servers
+        for ours, before in [(key(server, WEBSOCKET_OURS), key(server, WEBSOCKET_BEFORE))]
+        if ours in s.rps
+    ]
+    if not rows:
+        return ""
+    return (
+        "\n## WebSocket echo round trips\n\nThe sample's `/ws/echo` (raw ASGI routed before Django in its "
+        "asgi.py, inside the image's wrappers): each connection sends a 64-byte text message and waits for "
+        "its echo before the next (`bench/websocket.py`, one event loop, the same connections as wrk). "
+        "Before is the same image with `SYNC_THREADS=0`, as it was before sync views had threads; WebSockets "
+        "never take a lane, so the two should match:\n\n"
+        + table(
+            [
+                "server",
+                "ours round trips/s",
+                "ours p50 / p99 ms",
+                "before round trips/s",
+                "before p50 / p99 ms",
+                "ours vs before, per round",
+                "errors ours / before",
+            ],
+            rows,
+        )
+    )
+
+
 REAL_WORKLOAD = (
     "The corpus's [locallibrary](../tests/corpus/locallibrary) (MDN's tutorial project: sync class-based and "
     "function views, the ORM on SQLite, templates, database sessions, WhiteNoise; no asgi.py), with 60 books "
@@ -346,6 +397,39 @@ def real_section(s: Summary) -> str:
     )
 
 
+def ratio(ratios: list[float]) -> str:
+    """Paired ratios as "1.02x (0.97x to 1.06x)": the median and the spread across rounds."""
+    if not ratios:
+        return "n/a"
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}x to {max(ratios):.2f}x)"
+
+
+def heavy_start_section(s: Summary) -> str:
+    rows = [
+        [
+            server,
+            f"{s.start[ours]:.2f} s",
+            f"{s.start[bare]:.2f} s",
+            ratio(s.paired_starts(ours, bare)),
+            f"`{HEAVY_COMMANDS[server]}`",
+        ]
+        for server in s.servers
+        for ours, bare in [(key(server, HEAVY_OURS), key(server, HEAVY_BARE))]
+        if ours in s.start and bare in s.start
+    ]
+    if not rows:
+        return ""
+    return (
+        "\n## Cold start on a heavy app, against the bare server command\n\n"
+        "The site `wagtail start` makes (Wagtail 8, `bench/heavyapp.Dockerfile`): `docker run` to the first "
+        "200 on `/`, one worker on one CPU, median of the rounds, and ours over bare per round (the goal: "
+        "1.05x at most). Ours is the image's own command (the launcher checks the settings and that the "
+        "module exists, then the server's main process imports the project once and forks its workers); "
+        "the bare command runs in the same image:\n\n"
+        + table(["server", "ours", "bare command", "ours / bare, per round", "bare command"], rows)
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
     summary = Summary(results)
     return "".join(
@@ -353,8 +437,10 @@ def markdown(results: dict[str, Any]) -> str:
             header(results),
             throughput_section(summary),
             real_section(summary),
+            heavy_start_section(summary),
             defaults_section(summary),
             static_section(summary),
+            websocket_section(summary),
             proxy_section(summary),
             start_and_memory_section(summary),
             size_section(results),

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from . import wrk
-from .setups import Line, Setup, naive_image, naive_requirements, realapp_image
+from . import websocket, wrk
+from .setups import HEAVY_KINDS, Line, Setup, heavy_image, naive_image, naive_requirements, realapp_image
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0  # seconds a container may take to answer its first request
@@ -68,6 +68,18 @@ def build(line: Line, servers: tuple[str, ...], family: bool) -> None:
             naive_image(server, line),
             str(ROOT / "sample_app"),
         )
+        print(f"bench: building the heavy app's image for {server}", flush=True)
+        docker(
+            "build",
+            "--quiet",
+            "--file",
+            str(ROOT / "bench" / "heavyapp.Dockerfile"),
+            "--build-arg",
+            f"BASE={line.images[server]}",
+            "--tag",
+            heavy_image(server, line),
+            str(ROOT / "bench"),
+        )
         print(f"bench: building the real app's image for {server}", flush=True)
         docker(
             "build",
@@ -91,7 +103,8 @@ def free_loopback_port() -> int:
 @dataclass(frozen=True)
 class Running:
     id: str
-    url: str
+    url: str  # what must answer 200 before the load starts, and what wrk loads
+    base: str  # http://127.0.0.1:<port>
 
 
 def start(setup: Setup) -> Running:
@@ -108,7 +121,8 @@ def start(setup: Setup) -> Running:
     container = docker("run", *options, setup.image, *setup.command).strip()
     if not setup.host_network:
         port = int(docker("port", container, "8000/tcp").splitlines()[0].rsplit(":", 1)[1])
-    return Running(container, f"http://127.0.0.1:{port}{setup.path}")
+    base = f"http://127.0.0.1:{port}"
+    return Running(container, base + ("/" if setup.websocket else setup.path), base)
 
 
 def wait_for_first_answer(container: Running, setup: Setup) -> None:
@@ -158,9 +172,13 @@ def load_round(setup: Setup, options: Options) -> dict[str, object]:
         try:
             script = str(ROOT / setup.script) if setup.script else None
             for seconds in (options.warmup, options.seconds):
-                load = wrk.run(
-                    container.url, connections=options.connections, seconds=seconds, cpu=LOAD_CPU, script=script
-                )
+                if setup.websocket:
+                    url = "ws" + container.base.removeprefix("http") + setup.path
+                    load = websocket.run(url, connections=options.connections, seconds=seconds, cpu=LOAD_CPU)
+                else:
+                    load = wrk.run(
+                        container.url, connections=options.connections, seconds=seconds, cpu=LOAD_CPU, script=script
+                    )
         except RuntimeError as error:
             raise BenchError(f"{setup.key}: {error}") from None
         after = rss_mib(container.id)
@@ -176,15 +194,16 @@ def cold_start(setup: Setup) -> float:
 
 def interleaved_loads(all_setups: list[Setup], options: Options) -> list[dict[str, object]]:
     runs = []
+    loaded = [setup for setup in all_setups if setup.kind not in HEAVY_KINDS]  # started, never loaded
     for repeat in range(options.repeats):
-        for setup in all_setups:
+        for setup in loaded:
             print(f"bench: round {repeat + 1}/{options.repeats}: {setup.key}", flush=True)
             runs.append({"setup": setup.key, "repeat": repeat, **load_round(setup, options)})
     return runs
 
 
 def interleaved_starts(all_setups: list[Setup], options: Options) -> list[dict[str, object]]:
-    compared = [setup for setup in all_setups if setup.kind in ("ours", "naive", "real", "wsgi")]
+    compared = [setup for setup in all_setups if setup.kind in ("ours", "naive", "real", "wsgi", *HEAVY_KINDS)]
     starts = []
     for repeat in range(options.starts):
         for setup in compared:

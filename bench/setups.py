@@ -100,6 +100,7 @@ class Setup:
     command: tuple[str, ...] = ()
     host_network: bool = False
     path: str = "/"  # what wrk asks for (and what must answer 200 before it starts)
+    websocket: bool = False  # `path` is a WebSocket echo route (bench/websocket.py loads it; / answers first)
     script: str = ""  # a wrk Lua script that picks each request's path (bench/realapp.lua)
 
     @property
@@ -171,7 +172,35 @@ def setups(server: str, line: Line) -> list[Setup]:
             result.append(
                 Setup(server, "alternative", f"ours, {alternative.name}", ours, {**OURS_ENV, **alternative.env})
             )
-    return result + static_setups(server, line) + real_setups(server, line)
+    return (
+        result
+        + static_setups(server, line)
+        + websocket_setups(server, line)
+        + real_setups(server, line)
+        + heavy_setups(server, line)
+    )
+
+
+# WebSocket echo round trips on the sample's /ws/echo (routed before Django in its asgi.py),
+# ours against the same image with SYNC_THREADS=0, as it was before sync views had threads.
+WEBSOCKET_PATH = "/ws/echo"
+WEBSOCKET_OURS, WEBSOCKET_BEFORE = "WebSocket echo: ours", "WebSocket echo: SYNC_THREADS=0 (before)"
+
+
+def websocket_setups(server: str, line: Line) -> list[Setup]:
+    ours = line.images[f"sample-{server}"]
+    return [
+        Setup(server, "websocket", WEBSOCKET_OURS, ours, dict(OURS_ENV), path=WEBSOCKET_PATH, websocket=True),
+        Setup(
+            server,
+            "websocket",
+            WEBSOCKET_BEFORE,
+            ours,
+            {**OURS_ENV, "SYNC_THREADS": "0"},
+            path=WEBSOCKET_PATH,
+            websocket=True,
+        ),
+    ]
 
 
 # Static files: the example project's collected stylesheet (examples/fly collects at build
@@ -249,4 +278,31 @@ def wsgi_setups(line: Line, servers: tuple[str, ...]) -> list[Setup]:
         real_setup(WSGI, "wsgi", label, realapp_image(image_server, line), command=tuple(shlex.split(command)))
         for label, (image_server, command) in WSGI_COMMANDS.items()
         if image_server in servers
+    ]
+
+
+# The heavy app, for cold starts only: the site `wagtail start` makes (bench/heavyapp.Dockerfile),
+# on each server's tag, as shipped against the server's bare command on the same image: one
+# worker, the project's asgi.py, what a hand-written CMD would run.
+HEAVY_NAME = "django-asgi-bench-heavyapp"
+HEAVY_KINDS = ("heavy", "heavy bare")
+HEAVY_OURS, HEAVY_BARE = "heavy app: ours", "heavy app: the bare server command"
+HEAVY_TARGET = "mysite.asgi:application"
+HEAVY_COMMANDS = {
+    "daphne": f"daphne --bind 0.0.0.0 --port 8000 {HEAVY_TARGET}",
+    "hypercorn": f"hypercorn --bind 0.0.0.0:8000 {HEAVY_TARGET}",
+    "uvicorn": f"gunicorn --worker-class uvicorn_worker.UvicornWorker --bind 0.0.0.0:8000 --workers 1 {HEAVY_TARGET}",
+    "granian": f"granian --interface asginl --host 0.0.0.0 --port 8000 --workers 1 {HEAVY_TARGET}",
+}
+
+
+def heavy_image(server: str, line: Line) -> str:
+    return f"{HEAVY_NAME}:{server}-py{line.python}-django{line.django}"
+
+
+def heavy_setups(server: str, line: Line) -> list[Setup]:
+    image = heavy_image(server, line)
+    return [
+        Setup(server, "heavy", HEAVY_OURS, image),
+        Setup(server, "heavy bare", HEAVY_BARE, image, command=tuple(shlex.split(HEAVY_COMMANDS[server]))),
     ]

@@ -1,4 +1,6 @@
-"""Bad settings end at the launcher: exit status 2 and one line on stderr, on every server."""
+"""Bad settings end at the launcher: exit status 2 and one line on stderr, on every server.
+A project that fails to import ends the server's main process, which imports it once,
+before the server starts: exit status 2, its one line last after the launcher's own."""
 
 import subprocess
 from pathlib import Path
@@ -16,7 +18,6 @@ BAD_SETTINGS = {
     "workers-zero": ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY='0' is not a worker count"),
     "workers-word": ({"WEB_CONCURRENCY": "many"}, "WEB_CONCURRENCY='many' is not a worker count"),
     "missing-module": ({"APP_MODULE": "nope.asgi:app"}, "there is no module 'nope'"),
-    "missing-attribute": ({"APP_MODULE": "hello_django.asgi:missing"}, "has no attribute 'missing'"),
     "unknown-server": ({"ASGI_SERVER": "tornado"}, "ASGI_SERVER='tornado' is not a server of this image"),
     "log-level": ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not a log level"),
     "graceful-timeout": ({"GRACEFUL_TIMEOUT": "-1"}, "GRACEFUL_TIMEOUT='-1' is not a number of seconds"),
@@ -28,6 +29,7 @@ BAD_SETTINGS = {
     "server-args": ({"SERVER_ARGS": "--name 'unclosed"}, "cannot be split like a shell"),
     "prestart-missing": ({"PRESTART": "setup.sh"}, "PRESTART='setup.sh': there is no such file"),
     "sync-threads": ({"SYNC_THREADS": "many"}, "SYNC_THREADS='many' is not a thread count"),
+    "preload": ({"PRELOAD": "maybe"}, "PRELOAD='maybe' is not on or off"),
     "healthcheck-path": ({"HEALTHCHECK_PATH": "healthz"}, "HEALTHCHECK_PATH='healthz' is not a URL path"),
 }
 # What only some servers refuse: (server, environment, message).
@@ -47,6 +49,16 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str
     assert result.stderr.startswith("django-asgi: error: "), result.stderr
     assert message in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
+
+
+def assert_import_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    """The start-up lines, then the error: nothing from the server, which never started."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("django-asgi: error: ") and message in lines[-1], result.stderr
+    assert all(line.startswith("django-asgi: ") for line in lines), result.stderr
+    assert sum("error:" in line for line in lines) == 1, result.stderr
     assert result.stdout == ""
 
 
@@ -112,15 +124,23 @@ def test_a_failing_prestart_stops_the_start(server: str, tmp_path: Path) -> None
     assert "checking the database" in result.stderr
 
 
-def test_a_broken_urlconf_stops_the_start_with_its_line(server: str, tmp_path: Path) -> None:
-    """The launcher loads the URLconf too, so a broken view module is one line, not 500s."""
+@pytest.mark.parametrize("preload", ["1", "0"])
+def test_a_broken_urlconf_stops_the_start_with_its_line(server: str, preload: str, tmp_path: Path) -> None:
+    """The URLconf is imported with the app, so a broken view module is one line, not 500s;
+    with PRELOAD=0 the launcher's own import says it, before any worker imports the app."""
     project = readable_copy(tmp_path)
     urls = project / "hello_django" / "urls.py"
     urls.write_text(urls.read_text() + "raise RuntimeError('broken urls')\n")
     lines = len(urls.read_text().splitlines())
-    result = run_launcher(image(f"sample-{server}"), {}, f"--volume={project}:/app:ro")
+    result = run_launcher(image(f"sample-{server}"), {"PRELOAD": preload}, f"--volume={project}:/app:ro")
     message = f"importing hello_django.asgi failed: RuntimeError: broken urls (at /app/hello_django/urls.py:{lines})"
-    assert_one_line_error(result, message)
+    assert_import_error(result, message)
+
+
+@pytest.mark.parametrize("preload", ["1", "0"])
+def test_a_missing_attribute_stops_the_start_with_its_line(server: str, preload: str) -> None:
+    env = {"APP_MODULE": "hello_django.asgi:missing", "PRELOAD": preload}
+    assert_import_error(run_launcher(image(f"sample-{server}"), env), "has no attribute 'missing'")
 
 
 def test_a_tls_key_the_user_cannot_read_is_one_line(server: str, certificates: Certificates, tmp_path: Path) -> None:

@@ -10,7 +10,17 @@ import pytest
 from harness import ROOT, servers
 
 from bench import wrk
-from bench.setups import NAIVE_COMMANDS, REAL_OURS, WSGI, WSGI_COMMANDS, default_line, setups
+from bench.setups import (
+    HEAVY_BARE,
+    HEAVY_KINDS,
+    HEAVY_OURS,
+    NAIVE_COMMANDS,
+    REAL_OURS,
+    WSGI,
+    WSGI_COMMANDS,
+    default_line,
+    setups,
+)
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:32768/
   1 threads and 32 connections
@@ -74,18 +84,20 @@ def test_a_short_run_of_one_server_writes_every_result(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads((tmp_path / "benchmarks.json").read_text())
     measured = {run["setup"] for run in results["runs"]}
-    assert measured == {setup["key"] for setup in results["setups"]}
+    assert measured == {setup["key"] for setup in results["setups"] if setup["kind"] not in HEAVY_KINDS}
     assert len(measured) >= 4  # ours, the seed's, host network, at least one alternative
     for run in results["runs"]:
         assert run["requests"] > 0 and run["errors"] == run["non_2xx"] == 0, run
         assert run["rss_idle_mib"] > 0 and run["rss_after_mib"] > 0, run
     wsgi = {f"{WSGI}: {label}" for label, (image_server, _) in WSGI_COMMANDS.items() if image_server == server}
-    expected_starts = {f"{server}: ours", f"{server}: seed's setup", f"{server}: {REAL_OURS}", *wsgi}
+    heavy = {f"{server}: {HEAVY_OURS}", f"{server}: {HEAVY_BARE}"}  # started, never loaded
+    expected_starts = {f"{server}: ours", f"{server}: seed's setup", f"{server}: {REAL_OURS}", *wsgi, *heavy}
     assert {start["setup"] for start in results["cold_starts"]} == expected_starts
     assert results["sizes"][server]["own_bytes"] > 0
     markdown = (tmp_path / "benchmarks.md").read_text()
     assert f"| {server} |" in markdown and "WHY_" not in markdown
     assert "## A real app's sync pages" in markdown
+    assert "## Cold start on a heavy app, against the bare server command" in markdown
     assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -100,6 +112,9 @@ def test_the_setups_differ_from_ours_in_one_thing_each() -> None:
                 assert len(set(setup.env.items()) - set(ours.env.items())) == 1, setup
             if setup.kind == "naive":
                 assert setup.image != ours.image and setup.command
+        heavy = next(setup for setup in line_setups if setup.kind == "heavy")
+        bare = next(setup for setup in line_setups if setup.kind == "heavy bare")
+        assert (bare.image, bare.env, heavy.command) == (heavy.image, heavy.env, ()) and bare.command
         real = next(setup for setup in line_setups if setup.kind == "real")
         for setup in line_setups:
             if setup.kind == "real alternative":

@@ -51,10 +51,11 @@ DEFAULT_COMMANDS = {
     "hypercorn": "hypercorn --worker-class uvloop --bind fd://3 --workers 0 --log-level info "
     "--graceful-timeout 8 --keep-alive 5",
     "uvicorn": "gunicorn --worker-class django_asgi.uvicorn_worker.UvloopH11Worker --worker-tmp-dir /dev/shm "
-    "--no-control-socket --config python:django_asgi.gunicorn_hooks --bind 0.0.0.0:8000 --workers 2 "
+    "--no-control-socket --config python:django_asgi.gunicorn_hooks --preload --bind 0.0.0.0:8000 --workers 2 "
     "--log-level info "
     "--forwarded-allow-ips '' --graceful-timeout 8 --keep-alive 5",
-    "granian": "granian --interface asginl --respawn-failed-workers --http1-buffer-size 65536 --host 0.0.0.0 "
+    "granian": "python -m django_asgi.granian --interface asginl --respawn-failed-workers --http1-buffer-size 65536 "
+    "--preload --host 0.0.0.0 "
     "--port 8000 --workers 2 "
     "--log-level info --no-access-log --workers-kill-timeout 8",
 }
@@ -518,6 +519,29 @@ def test_load_failures_are_one_line(tmp_path: Path, module: str, attribute: str,
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        ("nope.asgi", "APP_MODULE='nope.asgi:application': there is no module 'nope' under"),
+        ("checked.missing", "there is no module 'checked.missing' under"),
+    ],
+)
+def test_check_finds_a_missing_module_without_importing(tmp_path: Path, module: str, message: str) -> None:
+    make_project(tmp_path, "checked", "raise RuntimeError('the check ran the code')\n")
+    (tmp_path / "checked" / "__init__.py").write_text("raise RuntimeError('the check ran the package')\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        appmodule.check(AppTarget(module, "application", tmp_path))
+
+
+def test_check_passes_the_project_namespace_packages_and_installed_modules(tmp_path: Path) -> None:
+    make_project(tmp_path, "checked", "raise RuntimeError('the check ran the code')\n")
+    (tmp_path / "spaced" / "inner").mkdir(parents=True)
+    (tmp_path / "spaced" / "inner" / "asgi.py").write_text("raise RuntimeError('the check ran the code')\n")
+    for module in ("checked.asgi", "spaced.inner.asgi", appmodule.STANDARD_APPLICATION):
+        appmodule.check(AppTarget(module, "application", tmp_path))
+    assert "checked" not in sys.modules and "spaced" not in sys.modules
+
+
 @pytest.mark.usefixtures("clean_imports")
 def test_an_app_that_raises_at_import_names_the_error_and_its_line(tmp_path: Path) -> None:
     asgi = make_project(tmp_path, "raising", "import os\nraise RuntimeError('no database')\n")
@@ -536,20 +560,33 @@ def test_a_missing_dependency_is_not_mistaken_for_a_missing_app(tmp_path: Path) 
 def test_server_environment_puts_the_app_root_first_once() -> None:
     env = launcher.server_environment({"PYTHONPATH": "/lib:/app"}, settings("granian"), servers.SERVERS["granian"])
     assert env["PYTHONPATH"] == "/app:/lib"
-    assert env[config.TARGET_VARIABLE] == "mysite.asgi:application"
+    assert AppTarget.from_json(env[config.TARGET_VARIABLE]) == APP
 
 
-def test_server_environment_describes_the_wrapping() -> None:
-    chosen = settings("granian", root_path="/app", forwarded_allow_ips=("10.0.0.1",))
-    collected = static.StaticFiles("collected", "/app/static/", "/app/staticfiles")
-    env = launcher.server_environment({}, chosen, servers.SERVERS["granian"], collected)
+def test_the_target_reaches_the_server_whole() -> None:
+    standard = AppTarget(
+        appmodule.STANDARD_APPLICATION, "application", Path("/app/src"), "config.settings", "/app/manage.py"
+    )
+    assert AppTarget.from_json(standard.to_json()) == standard
+
+
+@pytest.mark.parametrize(
+    ("preload", "reload", "says"), [(True, False, True), (False, False, False), (True, True, False)]
+)
+def test_server_environment_describes_the_wrapping(preload: bool, reload: bool, says: bool) -> None:
+    """The server's process plans the static files from these; it says what it found unless
+    the launcher did (it imports the app itself where every worker imports it)."""
+    chosen = settings("granian", root_path="/app", forwarded_allow_ips=("10.0.0.1",), preload=preload, reload=reload)
+    env = launcher.server_environment({}, chosen, servers.SERVERS["granian"])
     assert json.loads(env[config.WRAPPING_VARIABLE]) == {
         "root_path": "/app",
         "middleware": [["granian.utils.proxies:wrap_asgi_with_proxy_headers", {"trusted_hosts": ["10.0.0.1"]}]],
-        "static": {"mode": "collected", "prefix": "/app/static/", "root": "/app/staticfiles"},
+        "static": {"serve_static": True, "collectstatic": False, "root_path": "/app"},
         "healthcheck_path": "",
         "sync_threads": config.DEFAULT_SYNC_THREADS,
+        "say_findings": says,
     }
+    assert launcher.imports_before_start(chosen) is not says
 
 
 @pytest.mark.usefixtures("clean_imports")
@@ -931,6 +968,23 @@ def unused_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+FORKED_COMMANDS = [(["python", "-m", "json.tool", "--bad-option"], 2), (["pip", "-V"], 0)]
+
+
+@pytest.mark.parametrize(("command", "status"), FORKED_COMMANDS)
+def test_a_forked_process_runs_its_command_line_here(command: list[str], status: int, monkeypatch) -> None:
+    """As the program would: `python -m` by runpy, a console script by its entry point, and
+    its exit status."""
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    assert supervisor.run_in_process(command) == status
+
+
+def test_a_command_that_cannot_run_raises_for_the_forked_child_to_print(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    with pytest.raises(ImportError):
+        supervisor.run_in_process(["python", "-m", "this_module_is_not_there"])
 
 
 def test_plan_round_trips_through_the_environment() -> None:

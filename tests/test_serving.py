@@ -23,12 +23,23 @@ def server_program(sample: Container) -> str:
     return argv[2] if argv[:2] == ["python", "-m"] else argv[0]
 
 
+def supervised(sample: Container) -> bool:
+    return "supervised:" in sample.host.run("django-asgi --print").stderr
+
+
+# The package of the server each image runs (uvicorn's runs under gunicorn).
+SERVER_MODULES = {"daphne": "daphne", "hypercorn": "hypercorn", "uvicorn": "uvicorn", "granian": "granian"}
+
+
 def test_index_names_the_server_that_answered(sample: Container, server: str) -> None:
+    """The worker that answered runs the server's code; its command line is the server's, or
+    the supervisor's, which forked it with the app imported."""
     response = get(sample, "/")
     assert response.status_code == 200
     body = response.json()
     assert body["server"] == server
-    assert body["program"] == server_program(sample)
+    assert SERVER_MODULES[server] in body["server_modules"]
+    assert body["program"] == ("django_asgi.supervisor" if supervised(sample) else server_program(sample))
     assert body["asgi"]["version"] == "3.0"
 
 
@@ -58,13 +69,13 @@ def test_listens_on_all_interfaces_port_8000(toolbox) -> None:
 
 
 def test_pid_1_is_the_server_or_its_supervisor_and_every_process_is_the_app_user(toolbox, sample: Container) -> None:
-    """The launcher exec'd the server, or the supervisor that runs it (daphne, hypercorn);
+    """The launcher exec'd the server, or the supervisor that forks it (daphne, hypercorn);
     the server and its workers run as 10001."""
     program = server_program(sample)
     pid_1 = toolbox.process.get(pid=1).args
-    if "supervised:" in sample.host.run("django-asgi --print").stderr:
+    if supervised(sample):
         assert "-m django_asgi.supervisor" in pid_1
-        assert all(program in p.args for p in workers(toolbox))
+        assert workers(toolbox) and all(p.args == pid_1 for p in workers(toolbox))  # forked with the app
     else:
         assert program in pid_1
     # The toolbox's own processes share the namespace; the server's all run from the venv.

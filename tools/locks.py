@@ -134,11 +134,13 @@ def pins_document(all_specs: list[LockSpec]) -> str:
 
 # Locks outside the bake matrix, each `requirements.txt` beside its `requirements.in`, and
 # the oldest Python it must hold for: the tests' tools (the oldest Python `python3 -m tools`
-# runs on), and the example project's and the PostgreSQL test's packages, which go into images.
+# runs on), and the example project's, the PostgreSQL test's and the cold-start benchmark's
+# heavy app's packages, which go into images.
 STANDALONE_LOCKS = {
     ROOT / "tests" / "requirements.in": "3.11",
     ROOT / "examples" / "fly" / "requirements.in": OLDEST_IMAGE_PYTHON,
     ROOT / "tests" / "postgres" / "requirements.in": OLDEST_IMAGE_PYTHON,
+    ROOT / "bench" / "heavyapp" / "requirements.in": OLDEST_IMAGE_PYTHON,
 }
 
 

@@ -4,6 +4,7 @@ has the sync ones most projects have)."""
 import asyncio
 import os
 import platform
+import sys
 import threading
 from pathlib import Path
 
@@ -15,6 +16,12 @@ from .models import Visit
 from .sync_views import request_facts
 
 MAX_SLEEP_SECONDS = 60.0
+# The servers' packages: which of them this process runs (a process forked by the image's
+# supervisor has the supervisor's command line).
+SERVER_MODULES = ("daphne", "hypercorn", "gunicorn", "uvicorn", "granian")
+# The process that imported the project: the server's main process where it forks its
+# workers with the app (PRELOAD), else each worker.
+IMPORTED_IN = os.getpid()
 
 
 def command_line(pid: int) -> list[str]:
@@ -63,7 +70,9 @@ async def index(request: HttpRequest) -> JsonResponse:
             "message": "Hello from Django over ASGI",
             "server": os.environ.get("ASGI_SERVER"),
             "program": serving_program(),
+            "server_modules": sorted(name for name in SERVER_MODULES if name in sys.modules),
             "pid": os.getpid(),
+            "imported_in": IMPORTED_IN,
             "client": request.META.get("REMOTE_ADDR"),
             "scheme": request.scheme,
             "path": request.path,

@@ -1,41 +1,44 @@
-"""The ASGI application every server is given: the user's application, wrapped alike.
+"""The ASGI application every server is given: the user's application, wrapped alike
+(django_asgi.building).
 
-The launcher has already checked the target, put its root on PYTHONPATH and described the
-wrapping in WRAPPING_VARIABLE; importing this module builds it (each worker imports it).
-Before the import, Django's get_asgi_application() is made to build the image's handler
-(django_asgi.handler: sync views on SYNC_THREADS threads), so that the project's asgi.py
-wraps it as it wraps Django's. Innermost first: the user's app, the server's own
-middleware (proxy headers), static files, ROOT_PATH, the lifespan answerer, and the image's
-health route outermost.
+The launcher has checked the settings, put the app's root on PYTHONPATH and described the
+target and its wrapping in TARGET_VARIABLE and WRAPPING_VARIABLE; importing this module
+imports the project and builds the app. With PRELOAD (the default) that happens once, in
+the server's main process (gunicorn's --preload, django_asgi.granian,
+django_asgi.supervisor), and the workers are forked with it. A project that fails to import
+ends the server there: one line on stderr and exit status 2, before any worker starts. The
+process that builds the app says what it found (the import's time, static files, notices),
+unless the launcher said it already.
 """
 
-import importlib
 import json
 import os
+import sys
 
-from . import sync_threads
-from .appmodule import load_urlconf
-from .config import TARGET_VARIABLE, WRAPPING_VARIABLE
-from .wrappers import ASGIApp, with_health, with_lifespan, with_root_path, with_static_files
+from .building import build
+from .config import TARGET_VARIABLE, WRAPPING_VARIABLE, AppTarget, ConfigError
+from .wrappers import ASGIApp
 
-
-def load(dotted: str) -> object:
-    module, _, attribute = dotted.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+EXIT_BROKEN_APP = 2  # as for the launcher's bad settings: the container cannot serve at all
 
 
-def build() -> ASGIApp:
+def say(line: str) -> None:
+    print(f"django-asgi: {line}", file=sys.stderr, flush=True)
+
+
+def from_environment() -> ASGIApp:
+    """The app the launcher described; a project that cannot be imported ends the process."""
     wrapping = json.loads(os.environ.get(WRAPPING_VARIABLE, "{}"))
-    sync_threads.install(wrapping.get("sync_threads", 0))
-    app = load(os.environ[TARGET_VARIABLE])
-    load_urlconf()
-    for factory, kwargs in wrapping.get("middleware", []):
-        app = load(factory)(app, **kwargs)
-    if wrapping.get("static"):
-        app = with_static_files(app, **wrapping["static"])
-    if wrapping.get("root_path"):
-        app = with_root_path(app, wrapping["root_path"])
-    return with_health(with_lifespan(app), wrapping.get("healthcheck_path", ""))
+    target = AppTarget.from_json(os.environ[TARGET_VARIABLE])
+    try:
+        app, lines = build(target, wrapping)
+    except ConfigError as error:
+        say(f"error: {error}")
+        raise SystemExit(EXIT_BROKEN_APP) from None
+    if wrapping.get("say_findings", True):
+        for line in lines:
+            say(line)
+    return app
 
 
-application = build()
+application = from_environment()

@@ -1,7 +1,9 @@
 """Finding and checking the user's ASGI application (`APP_MODULE`).
 
-The launcher imports the application once before it starts the server, so that a missing
-module or attribute is one clear line and an exit, not a traceback from every worker.
+The launcher checks cheaply that the application's module exists (check(), which runs none
+of the project's code), and the server's main process imports it once (load(), through
+django_asgi.app), so that a missing module, a missing attribute or an exception raised by
+the project's import is one clear line and an exit, not a traceback from every worker.
 A project without an asgi.py is served Django's standard ASGI application for the
 settings module its environment, manage.py or wsgi.py names (read, never executed).
 """
@@ -12,7 +14,6 @@ import importlib.util
 import os
 import re
 import sys
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -153,6 +154,13 @@ def settings_named_in(path: Path) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def settings_named_by(target: AppTarget) -> str:
+    """The settings module the target's own file names (an asgi.py's setdefault), or ""."""
+    path = target.root.joinpath(*target.module.split("."))
+    named = settings_named_in(path.with_suffix(".py")) if path.with_suffix(".py").is_file() else []
+    return named[0] if named else ""
+
+
 def is_environ(node: ast.expr, method: str = "") -> bool:
     """`os.environ` or `environ` (after `from os import environ`), or its `method`."""
     if method:
@@ -203,6 +211,23 @@ def package_root(path: Path) -> Path:
     return root
 
 
+def check(target: AppTarget) -> None:
+    """The application's module exists: files under the project's root, found without
+    running any of them, or else an installed package (importlib finds it by name)."""
+    parts = target.module.split(".")
+    for depth in range(1, len(parts) + 1):
+        name = ".".join(parts[:depth])
+        is_package_dir = depth < len(parts) and target.root.joinpath(*parts[:depth]).is_dir()  # namespaces too
+        if module_file(target.root, name) or is_package_dir:
+            continue
+        if depth == 1 and importlib.util.find_spec(name) is not None:
+            return  # installed (django_asgi.standard, a project installed with pip): the import tells the rest
+        raise ConfigError(
+            f"APP_MODULE={describe(str(target))}: there is no module {name!r} "
+            f"under {target.root}; set APP_MODULE to your project's module:attribute"
+        )
+
+
 def load(target: AppTarget) -> object:
     """Import the application as a server will, turning each failure into one line."""
     sys.path.insert(0, str(target.root))
@@ -237,6 +262,8 @@ def load(target: AppTarget) -> object:
 def failed_import(target: AppTarget, error: BaseException) -> str:
     """One line for an exception raised while importing: what, and the user's frame it came
     from (the last one in the project, else the last one at all)."""
+    import traceback  # here: only a failed import needs it
+
     frames = traceback.extract_tb(error.__traceback__)
     own = [frame for frame in frames if frame.filename.startswith(f"{target.root}/")]
     frame = (own or frames or [None])[-1]

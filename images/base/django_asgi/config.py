@@ -5,12 +5,12 @@ the variable, the value given and what is allowed.
 """
 
 import ipaddress
+import json
 import os
 import re
 import shlex
-import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 DEFAULT_PORT = 8000
@@ -61,6 +61,15 @@ class AppTarget:
     def __str__(self) -> str:
         return f"{self.module}:{self.attribute}"
 
+    def to_json(self) -> str:
+        """For the server's process (TARGET_VARIABLE), which imports it."""
+        return json.dumps({**asdict(self), "root": str(self.root)})
+
+    @classmethod
+    def from_json(cls, raw: str) -> "AppTarget":
+        fields = json.loads(raw)
+        return cls(**{**fields, "root": Path(fields["root"])})
+
     def describe(self) -> str:
         """What the start-up line says is served."""
         if not self.settings_module:
@@ -97,6 +106,8 @@ class Settings:
     max_requests: int = 0  # 0: workers are never recycled
     sync_threads: int = DEFAULT_SYNC_THREADS  # 0: Django's own ASGI handler for sync views
     reload: bool = False
+    # the app imported once in the server's main process, its workers forked from it
+    preload: bool = True
     server_args: tuple[str, ...] = ()
     migrate: bool = False
     collectstatic: bool = False
@@ -111,6 +122,11 @@ class Settings:
         """HOST:PORT as servers with a single bind flag want it (IPv6 in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+    @property
+    def preloading(self) -> bool:
+        """PRELOAD, where it applies: a reloader imports the app afresh in every worker."""
+        return self.preload and not self.reload
 
     @property
     def trusts_every_proxy(self) -> bool:
@@ -332,6 +348,8 @@ def readable_file(name: str, raw: str, app_dir: Path) -> Path:
 
 
 def check_tls_files(tls: Tls) -> None:
+    import ssl  # here: the launcher's start stays small without TLS
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         # A password is given so that an encrypted key fails here instead of prompting.

@@ -2,20 +2,22 @@
 
 The server replaces this process (`exec`), so it is the container's main process and
 receives `docker stop`'s SIGTERM itself. Bad settings end here, before any server starts,
-with one line on stderr and exit status 2.
+with one line on stderr and exit status 2. The project itself is not imported here unless
+something before the server needs it (`--print`, PRELOAD=0, RELOAD, DJANGO_MIGRATE,
+DJANGO_COLLECTSTATIC): the server's main process imports it once (django_asgi.app), so a
+start costs one import of the project, as the bare server command does.
 """
 
-import argparse
 import json
 import os
 import shlex
-import subprocess
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import appmodule, config, sync_threads
+from . import appmodule, config
 from .config import (
     TARGET_VARIABLE,
     USER_SETTINGS_VARIABLE,
@@ -26,8 +28,7 @@ from .config import (
 )
 from .cpus import available_cpus
 from .servers import SERVERS, SETTINGS, Server
-from .static import StaticFiles, configured_settings, media_notices
-from .static import plan as static_plan
+from .static import StaticOptions
 from .supervisor import PLAN_VARIABLE, Plan
 
 EXIT_BAD_SETTINGS = 2
@@ -44,6 +45,7 @@ CONTRACT_VARIABLES = frozenset(
         "SERVE_STATIC",
         "HEALTHCHECK_PATH",
         "SYNC_THREADS",
+        "PRELOAD",
     }
 )
 
@@ -57,16 +59,17 @@ class Launch:
     environment: dict[str, str]
     notices: list[str]
     plan: Plan | None = None  # run under django_asgi.supervisor
-    static: StaticFiles | None = None
 
 
 def main(args: Sequence[str] | None = None) -> int:
     options = parse_arguments(args)
     try:
         launch = prepare(os.environ, Path.cwd())
-        say(summary(launch.settings, launch.static))
+        say(summary(launch.settings))
         for notice in launch.notices:
             say(f"notice: {notice}")
+        if options.print or imports_before_start(launch.settings):
+            import_here(launch, say_findings=options.print or not launch.settings.preloading)
         if options.print:
             if launch.plan:
                 say(f"supervised: django_asgi.supervisor runs {launch.plan.processes} of the command below")
@@ -78,19 +81,31 @@ def main(args: Sequence[str] | None = None) -> int:
         return EXIT_BAD_SETTINGS
     environment = {**os.environ, **launch.environment}
     if launch.plan:
-        # a fresh, small interpreter as PID 1: this one has imported the whole app
+        # a fresh interpreter as PID 1, which imports the app once and forks its processes
         say(f"exec the supervisor for {launch.plan.processes} of: {shlex.join(launch.argv)}")
         environment[PLAN_VARIABLE] = launch.plan.to_json()
         os.execve(sys.executable, [sys.executable, "-m", "django_asgi.supervisor"], environment)
     say(f"exec {shlex.join(launch.argv)}")
-    os.execvpe(launch.argv[0], launch.argv, environment)
+    # the program by its full path, so that ps shows which python it is
+    program = shutil.which(launch.argv[0], path=environment.get("PATH")) or launch.argv[0]
+    os.execve(program, [program, *launch.argv[1:]], environment)
 
 
 def say(line: str) -> None:
     print(f"django-asgi: {line}", file=sys.stderr, flush=True)
 
 
-def parse_arguments(args: Sequence[str] | None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class Options:
+    print: bool = False
+
+
+def parse_arguments(args: Sequence[str] | None) -> Options:
+    args = sys.argv[1:] if args is None else args
+    if not args:
+        return Options()  # the image's CMD: no parser to import and build
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="django-asgi",
         description="Start the image's ASGI server for the Django project in the working "
@@ -101,25 +116,32 @@ def parse_arguments(args: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="check the settings and the app, print the server command line, and exit",
     )
-    return parser.parse_args(args)
+    return Options(print=parser.parse_args(args).print)
 
 
 def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
-    """Validate every setting, cheapest first, then import the app once to check it."""
+    """Validate every setting, cheapest first, and that the app's module exists."""
     settings, server = read_settings(env, app_dir)
     argv = server.command(settings)  # may refuse a setting the server cannot honour
-    sync_threads.install(settings.sync_threads)  # as the workers do (django_asgi.app)
-    appmodule.load(settings.app)
-    django_settings = configured_settings()
-    static, static_notices = static_plan(settings, django_settings)
-    environment = server_environment(env, settings, server, static)
-    notices = [
-        *server.notices(settings),
-        *static_notices,
-        *media_notices(django_settings),
-        *sync_threads.notices(django_settings),
-    ]
-    return Launch(settings, argv, environment, notices, server.plan(settings), static)
+    appmodule.check(settings.app)
+    environment = server_environment(env, settings, server)
+    return Launch(settings, argv, environment, server.notices(settings), server.plan(settings))
+
+
+def imports_before_start(settings: Settings) -> bool:
+    """Whether the project is imported here too: without PRELOAD every worker imports it, so
+    a broken project is said here once; migrate and collectstatic run in this process."""
+    return not settings.preloading or settings.migrate or settings.collectstatic
+
+
+def import_here(launch: Launch, *, say_findings: bool) -> None:
+    """Build the app as the server's process would (its one-line errors included)."""
+    from .building import build
+
+    _, lines = build(launch.settings.app, json.loads(launch.environment[WRAPPING_VARIABLE]))
+    if say_findings:
+        for line in lines:
+            say(line)
 
 
 def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Server]:
@@ -142,6 +164,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         max_requests=config.read_count(env, "MAX_REQUESTS"),
         sync_threads=config.read_sync_threads(env),
         reload=config.read_flag(env, "RELOAD", default=False),
+        preload=config.read_flag(env, "PRELOAD", default=True),
         server_args=config.read_server_args(env),
         migrate=config.read_flag(env, "DJANGO_MIGRATE", default=False),
         collectstatic=config.read_flag(env, "DJANGO_COLLECTSTATIC", default=False),
@@ -168,25 +191,27 @@ def select_server(env: Mapping[str, str]) -> tuple[str, Server]:
     return name, SERVERS[name]
 
 
-def server_environment(
-    env: Mapping[str, str], settings: Settings, server: Server, static: StaticFiles | None = None
-) -> dict[str, str]:
-    """What the server's processes need to build the same wrapped app: the app's root first
-    on PYTHONPATH, the target, its wrapping, and the settings module it configured."""
+def server_environment(env: Mapping[str, str], settings: Settings, server: Server) -> dict[str, str]:
+    """What the server's processes need to build the wrapped app: the app's root first on
+    PYTHONPATH, the target, its wrapping, and the settings module it configured."""
     return {
         "PYTHONPATH": python_path(env, settings.app),
-        TARGET_VARIABLE: str(settings.app),
+        TARGET_VARIABLE: settings.app.to_json(),
         WRAPPING_VARIABLE: json.dumps(
             {
                 "root_path": settings.root_path,
                 "middleware": [[m.factory, dict(m.kwargs)] for m in server.middleware(settings)],
-                "static": static.to_wrapping() if static else None,
+                "static": asdict(StaticOptions.of(settings)),
                 "healthcheck_path": settings.healthcheck_path,
                 "sync_threads": settings.sync_threads,
+                # the launcher said them already where every worker imports the app
+                "say_findings": settings.preloading,
             }
         ),
-        # the app's import set it (asgi.py's setdefault); runserver needs it by name
-        USER_SETTINGS_VARIABLE: settings.app.settings_module or os.environ.get("DJANGO_SETTINGS_MODULE", ""),
+        # runserver needs it by name (RELOAD on daphne): as the asgi.py's import would set it
+        USER_SETTINGS_VARIABLE: settings.app.settings_module
+        or env.get("DJANGO_SETTINGS_MODULE", "").strip()
+        or appmodule.settings_named_by(settings.app),
         # Django's standard application (no asgi.py) is told its settings
         **({"DJANGO_SETTINGS_MODULE": settings.app.settings_module} if settings.app.settings_module else {}),
     }
@@ -211,13 +236,15 @@ def run_before_start(launch: Launch) -> None:
 def run_prestart(script: Path, env: Mapping[str, str]) -> None:
     say(f"running prestart script {script}")
     command = [str(script)] if os.access(script, os.X_OK) else ["sh", str(script)]
+    import subprocess
+
     status = subprocess.run(command, env=env, check=False).returncode
     if status != 0:
         raise ConfigError(f"prestart script {script} failed with exit status {status}")
 
 
 def manage(variable: str, command: str, **options: object) -> None:
-    """A Django management command in this process (the app import configured Django)."""
+    """A Django management command in this process (import_here configured Django)."""
     from django.core.management import call_command
     from django.db import connections
 
@@ -236,7 +263,7 @@ def tls_mode(settings: Settings) -> str:
     return "on, client certificates required" if settings.tls.client_ca else "on"
 
 
-def summary(settings: Settings, static: StaticFiles | None = None) -> str:
+def summary(settings: Settings) -> str:
     """The resolved settings in one line, logged at every start and by --print."""
     s = settings
     workers = f"{s.workers} worker{'s' if s.workers != 1 else ''} ({s.workers_origin})"
@@ -251,7 +278,6 @@ def summary(settings: Settings, static: StaticFiles | None = None) -> str:
         f"access_log={'on' if s.access_log else 'off'} forwarded_allow_ips={proxies} "
         f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
         f"max_requests={s.max_requests or 'off'} sync_threads={s.sync_threads or 'off'} "
-        f"reload={'on' if s.reload else 'off'} tls={tls_mode(s)} "
-        f"static={static.describe() if static else 'off'} "
+        f"reload={'on' if s.reload else 'off'} preload={'on' if s.preloading else 'off'} tls={tls_mode(s)} "
         f"before start: {', '.join(before) or 'nothing'}"
     )

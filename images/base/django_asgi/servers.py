@@ -22,6 +22,7 @@ APP_TARGET = "django_asgi.app:application"
 
 # The contract settings each server's table maps, and the variables behind them.
 SETTINGS: dict[str, tuple[str, ...]] = {
+    "preload": ("PRELOAD",),
     "bind": ("HOST", "PORT"),
     "workers": ("WEB_CONCURRENCY",),
     "log_level": ("LOG_LEVEL",),
@@ -122,6 +123,10 @@ def reloading(settings: Settings) -> bool:
     return settings.reload
 
 
+def preloading(settings: Settings) -> bool:
+    return settings.preloading
+
+
 def quic(settings: Settings) -> bool:
     return tls(settings) and quic_installed()
 
@@ -194,6 +199,7 @@ class Server:
             port=settings.port,
             graceful_timeout=settings.graceful_timeout,
             sockets=self.supervised_sockets(settings),
+            preload=settings.preloading,
         )
 
     def effects(self, settings: Settings) -> list[Effect]:
@@ -292,6 +298,7 @@ SERVERS: dict[str, Server] = {
         # (Twisted's TLS endpoint cannot take an inherited socket)
         supervised_sockets=lambda s: [] if tls(s) else ["tcp"],
         options={
+            "preload": flag(),  # the supervisor imports the app and forks daphne's process
             "bind": switch(tls, daphne_tls_endpoint, daphne_supervised_endpoint),
             "workers": flag(),
             "log_level": lambda s: Effect(("--verbosity", DAPHNE_VERBOSITY[s.log_level])),
@@ -319,6 +326,7 @@ SERVERS: dict[str, Server] = {
         supervised_sockets=lambda s: ["tcp", "udp"] if quic(s) else ["tcp"],
         options={
             **GUNICORN_STYLE,
+            "preload": flag(),  # the supervisor imports the app and forks the hypercorns
             "bind": switch(reloading, flag("--bind", "{bind}"), flag("--bind", f"fd://{LISTEN_FD}")),
             "workers": switch(reloading, flag("--workers", "{workers}"), flag("--workers", "0")),
             # hypercorn's documented middleware trusts the nearest hop, not addresses
@@ -359,6 +367,8 @@ SERVERS: dict[str, Server] = {
         ),
         options={
             **GUNICORN_STYLE,
+            # the arbiter imports the app once and forks the workers with it
+            "preload": switch(preloading, flag("--preload")),
             # uvicorn's proxy headers, limited to these addresses (gunicorn passes them on)
             "forwarded": flag("--forwarded-allow-ips", "{forwarded_allow_ips}"),
             "reload": flag(),  # reload_command: uvicorn's own reloader
@@ -366,7 +376,10 @@ SERVERS: dict[str, Server] = {
     ),
     "granian": Server(
         program=(
-            "granian",
+            # granian's command line (django_asgi/granian.py: --preload is its own)
+            "python",
+            "-m",
+            "django_asgi.granian",
             # granian's default interface, rsgi, turns every Django request into a 500;
             # asginl is ASGI without lifespan, which Django does not use
             "--interface",
@@ -378,6 +391,8 @@ SERVERS: dict[str, Server] = {
             "65536",
         ),
         options={
+            # the app imported in granian's main process, the workers forked with it
+            "preload": switch(preloading, flag("--preload")),
             "bind": flag("--host", "{host}", "--port", "{port}"),
             "workers": flag("--workers", "{workers}"),
             "log_level": flag("--log-level", "{log_level}"),

@@ -19,9 +19,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-from .config import Settings
+from typing import Any, Protocol
 
 UNHASHED_MAX_AGE = 60  # seconds a file without a content hash in its name may be cached
 
@@ -41,7 +39,28 @@ class StaticFiles:
         return asdict(self)
 
 
-def plan(settings: Settings, django_settings: Any) -> tuple[StaticFiles | None, list[str]]:
+class StaticSettings(Protocol):
+    """The contract settings static files depend on (config.Settings has them)."""
+
+    serve_static: bool
+    collectstatic: bool  # collectstatic runs before start: a missing STATIC_ROOT is no problem
+    root_path: str
+
+
+@dataclass(frozen=True)
+class StaticOptions:
+    """StaticSettings as the launcher hands them to the server's process (WRAPPING_VARIABLE)."""
+
+    serve_static: bool = True
+    collectstatic: bool = False
+    root_path: str = ""
+
+    @classmethod
+    def of(cls, settings: StaticSettings) -> "StaticOptions":
+        return cls(settings.serve_static, settings.collectstatic, settings.root_path)
+
+
+def plan(settings: StaticSettings, django_settings: Any) -> tuple[StaticFiles | None, list[str]]:
     """What to serve, and notices for a project that asks for static files the image cannot
     find, from Django's settings (configured_settings(), once the app's import set them)."""
     if not settings.serve_static or django_settings is None:

@@ -10,6 +10,10 @@ with SO_REUSEPORT, because a QUIC connection lives in one process: on a shared U
 datagram goes to whichever process reads first, and one that lacks the connection drops it.
 The kernel sends every datagram of a client address to the same socket of the group, and a
 replaced process takes over its slot's socket, so the group never changes.
+With PRELOAD (the plan's `preload`), the supervisor imports the app once (django_asgi.app:
+one line and exit status 2 if the project cannot be imported) and forks each process, which
+runs the server's command line in the forked interpreter; without it, each process is a
+fresh interpreter that imports the app itself.
 A process that dies is replaced; on SIGTERM or SIGINT every process is told to drain, the
 supervisor stops listening, waits up to GRACEFUL_TIMEOUT (plus a moment to exit), and only
 then kills what is left. Processes dying again and again right after starting end the
@@ -45,6 +49,7 @@ class Plan:
     port: int
     graceful_timeout: int
     sockets: list[str] = field(default_factory=lambda: ["tcp"])  # "tcp", "udp": opened here
+    preload: bool = False  # import the app here and fork the processes, instead of spawning them
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -103,8 +108,31 @@ class Supervisor:
         self.stop_deadline: float | None = None
 
     def start_process(self, slot: int) -> None:
-        pid = os.posix_spawn(self.argv[0], self.argv, os.environ, file_actions=self.file_actions[slot])
+        if self.plan.preload:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(self.serve_in_child(slot))  # never returns to the supervisor's loop
+        else:
+            pid = os.posix_spawn(self.argv[0], self.argv, os.environ, file_actions=self.file_actions[slot])
         self.children[pid] = (time.monotonic(), slot)
+
+    def serve_in_child(self, slot: int) -> int:
+        """In a forked process: its slot's sockets at the file descriptors the command names,
+        the signals' default handling back (the server installs its own), then the server."""
+        try:
+            for fd, sock in self.slots[slot].items():
+                os.dup2(sock.fileno(), fd)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            return run_in_process(self.plan.command)
+        except BaseException:  # a child must never fall back into the supervisor's loop
+            import traceback
+
+            traceback.print_exc()
+            return 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
 
     def stop(self, signum: int, frame: object) -> None:
         """Every process drains; the port closes once none of them listens any more."""
@@ -123,7 +151,8 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        program = Path(self.plan.command[0]).name
+        command = self.plan.command
+        program = command[2] if command[:2] == ["python", "-m"] else Path(command[0]).name
         say(f"supervising {self.plan.processes} {program} process(es) on {self.plan.host}:{self.plan.port}")
         for slot in range(self.plan.processes):
             self.start_process(slot)
@@ -160,8 +189,34 @@ class Supervisor:
         return True
 
 
+def run_in_process(command: list[str]) -> int:
+    """A command line (`program ...` for a console script, `python -m module ...`) run in this
+    interpreter, as its own process would run it; its exit status."""
+    import importlib.metadata  # here: the launcher imports this module for its constants
+    import runpy
+
+    try:
+        if command[:2] == ["python", "-m"]:
+            sys.argv = [command[2], *command[3:]]
+            runpy.run_module(command[2], run_name="__main__", alter_sys=True)
+            return 0
+        sys.argv = list(command)
+        (script,) = importlib.metadata.entry_points(group="console_scripts", name=Path(command[0]).name)
+        status = script.load()()
+    except SystemExit as done:
+        status = done.code
+    if status is None or isinstance(status, int):
+        return status or 0
+    print(status, file=sys.stderr)
+    return 1
+
+
 def main() -> int:
-    return Supervisor(Plan.from_json(os.environ.pop(PLAN_VARIABLE))).run()
+    plan = Plan.from_json(os.environ.pop(PLAN_VARIABLE))
+    supervisor = Supervisor(plan)  # the port opens first: connections wait during the import
+    if plan.preload:
+        import django_asgi.app  # noqa: F401 (one line and exit status 2 if the project fails)
+    return supervisor.run()
 
 
 if __name__ == "__main__":

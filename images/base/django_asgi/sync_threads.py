@@ -28,7 +28,7 @@ def path_info(scope: dict[str, Any]) -> str:
 
 
 class Installed:
-    """What install() did, for the start-up notices (the launcher imports the app too)."""
+    """What install() did, for the start-up notices of the process that built the app."""
 
     threads = 0
     unsupported = ""  # why the handler cannot be used here

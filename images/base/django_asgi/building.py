@@ -1,0 +1,70 @@
+"""Building the application every server is given (django_asgi.app): the project's own,
+imported once, inside the image's wrappers, and what to say about it at start.
+
+Innermost first: the user's app, the server's own middleware (proxy headers), static files,
+ROOT_PATH, the lifespan answerer, and the image's health route outermost. Before the import,
+Django's get_asgi_application() is made to build the image's handler (django_asgi.handler:
+sync views on SYNC_THREADS threads), so that the project's asgi.py wraps it as it wraps
+Django's. The launcher builds it too when it must import the project before the server
+starts (`--print`, PRELOAD=0, RELOAD, DJANGO_MIGRATE, DJANGO_COLLECTSTATIC).
+"""
+
+import asyncio
+import importlib
+import time
+from dataclasses import asdict
+from typing import Any
+
+from . import appmodule, static, sync_threads
+from .config import AppTarget
+from .wrappers import ASGIApp, with_health, with_lifespan, with_root_path, with_static_files
+
+
+def load(dotted: str) -> Any:
+    module, _, attribute = dotted.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def build(target: AppTarget, wrapping: dict[str, Any]) -> tuple[ASGIApp, list[str]]:
+    """The wrapped app, and the start-up lines about it; ConfigError (one line) when the
+    project cannot be imported."""
+    began = time.monotonic()
+    sync_threads.install(wrapping.get("sync_threads", 0))
+    app = appmodule.load(target)
+    imported = time.monotonic() - began
+    django_settings = static.configured_settings()
+    options = static.StaticOptions(**wrapping.get("static", {}))
+    served, static_notices = static.plan(options, django_settings)
+    for factory, kwargs in wrapping.get("middleware", []):
+        app = load(factory)(app, **kwargs)
+    if served:
+        app = with_static_files(app, **asdict(served))
+    if wrapping.get("root_path"):
+        app = with_root_path(app, wrapping["root_path"])
+    close_database_connections()
+    lines = [
+        f"imported {target.describe()} in {imported:.2f} s; static={served.describe() if served else 'off'}",
+        *(f"notice: {notice}" for notice in static_notices),
+        *(f"notice: {notice}" for notice in static.media_notices(django_settings)),
+        *(f"notice: {notice}" for notice in sync_threads.notices(django_settings)),
+    ]
+    return with_health(with_lifespan(app), wrapping.get("healthcheck_path", "")), lines
+
+
+def close_database_connections() -> None:
+    """A connection the project's import opened must not be shared by forked workers. (A
+    server that imports the app inside its event loop, as uvicorn's reloader does, forks
+    nothing from there, and Django refuses the sync call.)"""
+    if static.configured_settings() is None or running_loop():
+        return
+    from django.db import connections
+
+    connections.close_all()
+
+
+def running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
