@@ -40,6 +40,11 @@ def options_parser() -> Parser:
     parser.add_argument(
         "--report-only", action="store_true", help="measure nothing: write the .md and .png again from the .json"
     )
+    parser.add_argument(
+        "--starts-only",
+        action="store_true",
+        help="measure the cold starts again (after a change to start-up) and keep the .json's load runs",
+    )
     return parser
 
 
@@ -55,7 +60,7 @@ def main() -> int:
         ensure_debian_tools()
         os.execv(VENV_BIN / "python", [str(VENV_BIN / "python"), "-m", "bench", *sys.argv[1:]])
     from .run import BenchError
-    from .session import measure
+    from .session import measure, measure_starts
     from .setups import default_line
 
     if arguments.report_only:
@@ -63,8 +68,12 @@ def main() -> int:
 
     line = default_line()
     servers = chosen_servers(parser, arguments.servers, line.servers)
+    date = time.strftime("%Y-%m-%d", time.gmtime())
     try:
-        measure(arguments, line, servers, date=time.strftime("%Y-%m-%d", time.gmtime()))
+        if arguments.starts_only:
+            measure_starts(arguments, line, servers, date)
+        else:
+            measure(arguments, line, servers, date=date)
     except BenchError as error:
         parser.exit(1, f"{parser.prog}: {error}\n")
     return 0

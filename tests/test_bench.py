@@ -99,6 +99,13 @@ def test_a_short_run_of_one_server_writes_every_result(tmp_path: Path) -> None:
     assert "## A real app's sync pages" in markdown
     assert "## Cold start on a heavy app, against the bare server command" in markdown
     assert (tmp_path / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
+    again = bench("--servers", server, "--starts", "1", "--starts-only", "--skip-build", "--output", str(tmp_path))
+    assert again.returncode == 0, again.stderr[-2000:]
+    remeasured = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert remeasured["runs"] == results["runs"] and remeasured["starts_date"]
+    assert {start["setup"] for start in remeasured["cold_starts"]} == expected_starts
+    assert remeasured["cold_starts"] != results["cold_starts"]  # timings, measured again
+    assert "cold starts measured again on" in (tmp_path / "benchmarks.md").read_text()
 
 
 def test_the_setups_differ_from_ours_in_one_thing_each() -> None:

@@ -1,7 +1,8 @@
 """Database connections under the image's handler, on a real PostgreSQL server (Debian's,
 built by tests/postgres/Dockerfile), counted by the server itself in pg_stat_activity: with
 CONN_MAX_AGE each SYNC_THREADS thread keeps one connection and reuses it, and the worker
-never holds more than it has threads; without, none is left open after the requests."""
+never holds more than it has threads; without, none is left open after the requests; and a
+connection the project's import opened is closed before the workers are forked with it."""
 
 import uuid
 from collections.abc import Iterator
@@ -73,11 +74,17 @@ def sample_with_psycopg(family: None, server: str) -> str:
     )  # fmt: skip
 
 
-def serving_on(database: Database, tag: str, conn_max_age: int) -> AbstractContextManager[Container]:
-    """The sample on PostgreSQL, one worker, waited for on a sync view: the sample's
-    /healthz is async, and its connection would be Django's own path's, not the threads'."""
-    env = {"DJANGO_DB_HOST": "postgres", "DJANGO_CONN_MAX_AGE": str(conn_max_age), "SYNC_THREADS": str(THREADS)}
-    options = [f"--env={name}={value}" for name, value in {**env, "WEB_CONCURRENCY": "1"}.items()]
+def serving_on(database: Database, tag: str, conn_max_age: int, **env: str) -> AbstractContextManager[Container]:
+    """The sample on PostgreSQL, one worker unless `env` says, waited for on a sync view: the
+    sample's /healthz is async, and its connection would be Django's own path's, not the threads'."""
+    env = {
+        "DJANGO_DB_HOST": "postgres",
+        "DJANGO_CONN_MAX_AGE": str(conn_max_age),
+        "SYNC_THREADS": str(THREADS),
+        "WEB_CONCURRENCY": "1",
+        **env,
+    }
+    options = [f"--env={name}={value}" for name, value in env.items()]
     return running(tag, f"--network={database.network}", *options, ready="/sync/echo")
 
 
@@ -111,3 +118,16 @@ def test_without_conn_max_age_no_connection_outlives_its_request(database: Datab
         assert len(pids) == 4  # a new connection for each request
         concurrent_requests(container)
         eventually(lambda: database.app_connections() == 0, "every connection closed after its request", timeout=10)
+
+
+def test_a_connection_the_import_opened_is_not_forked_into_the_workers(
+    database: Database, sample_with_psycopg: str, server: str
+) -> None:
+    """The project queries while it imports (in the server's main process, PRELOAD): that
+    connection is closed before any worker is forked, so no two processes share it."""
+    workers = "1" if server == "daphne" else "2"
+    with serving_on(
+        database, sample_with_psycopg, conn_max_age=60, DJANGO_QUERY_AT_IMPORT="1", WEB_CONCURRENCY=workers
+    ) as container:
+        eventually(lambda: database.app_connections() == 0, "the import's connection closed", timeout=10)
+        assert database_view(container)["backend_pid"] > 0  # a worker opens its own

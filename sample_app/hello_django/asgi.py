@@ -12,3 +12,9 @@ from .websocket import route_websockets
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hello_django.settings")
 
 application = with_trace_context(route_websockets(get_asgi_application()))
+
+if os.environ.get("DJANGO_QUERY_AT_IMPORT"):  # tests/test_postgres.py: a project that queries as it imports
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")

@@ -33,22 +33,22 @@ def build(target: AppTarget, wrapping: dict[str, Any]) -> tuple[ASGIApp, list[st
     app = appmodule.load(target)
     imported = time.monotonic() - began
     django_settings = static.configured_settings()
-    options = static.StaticOptions(**wrapping.get("static", {}))
-    served, static_notices = static.plan(options, django_settings)
+    served, static_notices = static.plan(static.StaticOptions(**wrapping.get("static", {})), django_settings)
+    close_database_connections()
+    notices = [*static_notices, *static.media_notices(django_settings), *sync_threads.notices(django_settings)]
+    said = f"imported {target.describe()} in {imported:.2f} s; static={served.describe() if served else 'off'}"
+    return wrapped(app, wrapping, served), [said, *(f"notice: {notice}" for notice in notices)]
+
+
+def wrapped(app: ASGIApp, wrapping: dict[str, Any], served: static.StaticFiles | None) -> ASGIApp:
+    """The project's app inside the image's wrappers, innermost first."""
     for factory, kwargs in wrapping.get("middleware", []):
         app = load(factory)(app, **kwargs)
     if served:
         app = with_static_files(app, **asdict(served))
     if wrapping.get("root_path"):
         app = with_root_path(app, wrapping["root_path"])
-    close_database_connections()
-    lines = [
-        f"imported {target.describe()} in {imported:.2f} s; static={served.describe() if served else 'off'}",
-        *(f"notice: {notice}" for notice in static_notices),
-        *(f"notice: {notice}" for notice in static.media_notices(django_settings)),
-        *(f"notice: {notice}" for notice in sync_threads.notices(django_settings)),
-    ]
-    return with_health(with_lifespan(app), wrapping.get("healthcheck_path", "")), lines
+    return with_health(with_lifespan(app), wrapping.get("healthcheck_path", ""))
 
 
 def close_database_connections() -> None:

@@ -4,7 +4,8 @@ Django does not serve static files outside `runserver`. The image does, in the a
 process, so a project needs no web server or CDN in front to look right:
 
 - collected: STATIC_ROOT (filled by `collectstatic` at build time, or DJANGO_COLLECTSTATIC=1)
-  at STATIC_URL through ServeStatic (the ASGI fork of WhiteNoise): files read once at start,
+  at STATIC_URL through ServeStatic (the ASGI fork of WhiteNoise): files read once, at the
+  first request for one,
   names with Django's 12-hex content hash (ManifestStaticFilesStorage) cached for ten years
   as `immutable`, other names for 60 s, gzip/brotli twins when collectstatic made them.
 - finders: with DEBUG on, Django's own ASGIStaticFilesHandler serves each app's static/
@@ -17,7 +18,7 @@ deploy (measured against ServeStatic in docs/benchmarks.md; SERVER_ARGS can stil
 
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,9 +35,6 @@ class StaticFiles:
 
     def describe(self) -> str:
         return f"{self.prefix} from {self.root}" if self.mode == "collected" else f"{self.prefix} from the apps (DEBUG)"
-
-    def to_wrapping(self) -> dict[str, str]:
-        return asdict(self)
 
 
 class StaticSettings(Protocol):
