@@ -55,43 +55,23 @@ def build(line: Line, servers: tuple[str, ...], family: bool) -> None:
         docker("buildx", "bake", "default", "test")
     for server in servers:
         print(f"bench: building the seed's setup for {server}", flush=True)
-        docker(
-            "build",
-            "--quiet",
-            "--file",
-            str(ROOT / "bench" / "naive.Dockerfile"),
-            "--build-arg",
-            f"PYTHON_VERSION={line.python}",
-            "--build-arg",
-            f"REQUIREMENTS={' '.join(naive_requirements(server, line.django))}",
-            "--tag",
-            naive_image(server, line),
-            str(ROOT / "sample_app"),
-        )
+        requirements = " ".join(naive_requirements(server, line.django))
+        image_build(
+            "naive.Dockerfile", ROOT / "sample_app", naive_image(server, line),
+            PYTHON_VERSION=line.python, REQUIREMENTS=requirements,
+        )  # fmt: skip
         print(f"bench: building the heavy app's image for {server}", flush=True)
-        docker(
-            "build",
-            "--quiet",
-            "--file",
-            str(ROOT / "bench" / "heavyapp.Dockerfile"),
-            "--build-arg",
-            f"BASE={line.images[server]}",
-            "--tag",
-            heavy_image(server, line),
-            str(ROOT / "bench"),
-        )
+        image_build("heavyapp.Dockerfile", ROOT / "bench", heavy_image(server, line), BASE=line.images[server])
         print(f"bench: building the real app's image for {server}", flush=True)
-        docker(
-            "build",
-            "--quiet",
-            "--file",
-            str(ROOT / "bench" / "realapp.Dockerfile"),
-            "--build-arg",
-            f"BASE={line.images[f'corpus-{server}']}",
-            "--tag",
-            realapp_image(server, line),
-            str(ROOT / "bench"),
+        image_build(
+            "realapp.Dockerfile", ROOT / "bench", realapp_image(server, line), BASE=line.images[f"corpus-{server}"]
         )
+
+
+def image_build(dockerfile: str, context: Path, tag: str, **build_args: str) -> None:
+    """`docker build` of one of bench/'s Dockerfiles (cached by BuildKit after the first run)."""
+    args = [arg for name, value in build_args.items() for arg in ("--build-arg", f"{name}={value}")]
+    docker("build", "--quiet", "--file", str(ROOT / "bench" / dockerfile), *args, "--tag", tag, str(context))
 
 
 def free_loopback_port() -> int:

@@ -34,7 +34,7 @@ def build(target: AppTarget, wrapping: dict[str, Any]) -> tuple[ASGIApp, list[st
     imported = time.monotonic() - began
     django_settings = static.configured_settings()
     served, static_notices = static.plan(static.StaticOptions(**wrapping.get("static", {})), django_settings)
-    close_database_connections()
+    close_database_connections(django_settings)
     notices = [*static_notices, *static.media_notices(django_settings), *sync_threads.notices(django_settings)]
     said = f"imported {target.describe()} in {imported:.2f} s; static={served.describe() if served else 'off'}"
     return wrapped(app, wrapping, served), [said, *(f"notice: {notice}" for notice in notices)]
@@ -51,11 +51,11 @@ def wrapped(app: ASGIApp, wrapping: dict[str, Any], served: static.StaticFiles |
     return with_health(with_lifespan(app), wrapping.get("healthcheck_path", ""))
 
 
-def close_database_connections() -> None:
+def close_database_connections(django_settings: Any) -> None:
     """A connection the project's import opened must not be shared by forked workers. (A
     server that imports the app inside its event loop, as uvicorn's reloader does, forks
     nothing from there, and Django refuses the sync call.)"""
-    if static.configured_settings() is None or running_loop():
+    if django_settings is None or running_loop():
         return
     from django.db import connections
 
