@@ -156,10 +156,10 @@ group "all" {
 }
 
 # What the tests build on top of the default line: the sample project on every flavour, the
-# example project (examples/fly) and the corpus of real projects on every server, and the
-# toolbox that inspects containers.
+# example project (examples/fly), the corpus of real projects and a fresh startproject on
+# every server, and the toolbox that inspects containers.
 group "test" {
-  targets = ["sample", "example", "corpus", "toolbox"]
+  targets = ["sample", "example", "corpus", "startproject", "toolbox"]
 }
 
 target "base" {
@@ -233,6 +233,16 @@ target "corpus" {
   contexts   = tested_image(server)
   args       = merge({ SERVER = server }, CORPUS[project])
   tags       = ["${CORPUS_NAME}:${project}-${server}-py${PYTHON_VERSION}-django${DJANGO_VERSION}"]
+}
+
+# `django-admin startproject` as it comes, on every server (tests/test_safety.py).
+target "startproject" {
+  name     = "startproject-${server}"
+  matrix   = { server = selected_servers() }
+  context  = "tests/startproject"
+  contexts = tested_image(server)
+  args     = { SERVER = server }
+  tags     = ["django-asgi-startproject:${server}-py${PYTHON_VERSION}-django${DJANGO_VERSION}"]
 }
 
 target "toolbox" {

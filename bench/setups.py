@@ -285,8 +285,10 @@ def wsgi_setups(line: Line, servers: tuple[str, ...]) -> list[Setup]:
 # on each server's tag, as shipped against the server's bare command on the same image: one
 # worker, the project's asgi.py, what a hand-written CMD would run.
 HEAVY_NAME = "django-asgi-bench-heavyapp"
-HEAVY_KINDS = ("heavy", "heavy bare")
+HEAVY_KINDS = ("heavy", "heavy bare", "heavy unchecked")
 HEAVY_OURS, HEAVY_BARE = "heavy app: ours", "heavy app: the bare server command"
+# What Django's deployment checks at start cost: ours with them off (DJANGO_CHECK_DEPLOY).
+HEAVY_UNCHECKED = "heavy app: ours, deployment checks off"
 HEAVY_TARGET = "mysite.asgi:application"
 HEAVY_COMMANDS = {
     "daphne": f"daphne --bind 0.0.0.0 --port 8000 {HEAVY_TARGET}",
@@ -305,4 +307,5 @@ def heavy_setups(server: str, line: Line) -> list[Setup]:
     return [
         Setup(server, "heavy", HEAVY_OURS, image),
         Setup(server, "heavy bare", HEAVY_BARE, image, command=tuple(shlex.split(HEAVY_COMMANDS[server]))),
+        Setup(server, "heavy unchecked", HEAVY_UNCHECKED, image, {"DJANGO_CHECK_DEPLOY": "off"}),
     ]

@@ -30,6 +30,7 @@ BAD_SETTINGS = {
     "prestart-missing": ({"PRESTART": "setup.sh"}, "PRESTART='setup.sh': there is no such file"),
     "sync-threads": ({"SYNC_THREADS": "many"}, "SYNC_THREADS='many' is not a thread count"),
     "preload": ({"PRELOAD": "maybe"}, "PRELOAD='maybe' is not on or off"),
+    "check-deploy": ({"DJANGO_CHECK_DEPLOY": "strict"}, "DJANGO_CHECK_DEPLOY='strict' is not a mode"),
     "healthcheck-path": ({"HEALTHCHECK_PATH": "healthz"}, "HEALTHCHECK_PATH='healthz' is not a URL path"),
 }
 # What only some servers refuse: (server, environment, message).

@@ -14,6 +14,7 @@ from bench.setups import (
     HEAVY_BARE,
     HEAVY_KINDS,
     HEAVY_OURS,
+    HEAVY_UNCHECKED,
     NAIVE_COMMANDS,
     REAL_OURS,
     WSGI,
@@ -90,9 +91,11 @@ def test_a_short_run_of_one_server_writes_every_result(tmp_path: Path) -> None:
         assert run["requests"] > 0 and run["errors"] == run["non_2xx"] == 0, run
         assert run["rss_idle_mib"] > 0 and run["rss_after_mib"] > 0, run
     wsgi = {f"{WSGI}: {label}" for label, (image_server, _) in WSGI_COMMANDS.items() if image_server == server}
-    heavy = {f"{server}: {HEAVY_OURS}", f"{server}: {HEAVY_BARE}"}  # started, never loaded
+    heavy = {f"{server}: {label}" for label in (HEAVY_OURS, HEAVY_BARE, HEAVY_UNCHECKED)}  # started, never loaded
     expected_starts = {f"{server}: ours", f"{server}: seed's setup", f"{server}: {REAL_OURS}", *wsgi, *heavy}
     assert {start["setup"] for start in results["cold_starts"]} == expected_starts
+    said = {start["setup"]: start.get("checks_seconds") for start in results["cold_starts"]}
+    assert said[f"{server}: {HEAVY_OURS}"] is not None and said[f"{server}: {HEAVY_BARE}"] is None
     assert results["sizes"][server]["own_bytes"] > 0
     markdown = (tmp_path / "benchmarks.md").read_text()
     assert f"| {server} |" in markdown and "WHY_" not in markdown
@@ -122,6 +125,8 @@ def test_the_setups_differ_from_ours_in_one_thing_each() -> None:
         heavy = next(setup for setup in line_setups if setup.kind == "heavy")
         bare = next(setup for setup in line_setups if setup.kind == "heavy bare")
         assert (bare.image, bare.env, heavy.command) == (heavy.image, heavy.env, ()) and bare.command
+        unchecked = next(setup for setup in line_setups if setup.kind == "heavy unchecked")
+        assert (unchecked.image, unchecked.env) == (heavy.image, {**heavy.env, "DJANGO_CHECK_DEPLOY": "off"})
         real = next(setup for setup in line_setups if setup.kind == "real")
         for setup in line_setups:
             if setup.kind == "real alternative":

@@ -40,7 +40,10 @@ from tools.locks import OLDEST_IMAGE_PYTHON
 EXAMPLE = ROOT / "examples" / "fly"
 COMPOSE = ROOT / "examples" / "compose" / "compose.yaml"
 FLY = tomllib.loads((EXAMPLE / "fly.toml").read_text())
-SECRETS = ("--env=DJANGO_SECRET_KEY=a-test-secret-that-fly-secrets-would-hold",)
+FLY_CHECK = FLY["http_service"]["checks"][0]
+# As README's `fly secrets set` makes it (secrets.token_urlsafe(50)): Django's checks want 50
+# characters or more.
+SECRETS = ("--env=DJANGO_SECRET_KEY=fly-secrets-would-hold-a-random-one-of-67-characters-not-this",)
 HASHED_CSS = re.compile(r'href="(/static/notes/style\.[0-9a-f]{12}\.css)"')
 YEAR = 365 * 24 * 3600
 
@@ -52,6 +55,12 @@ def fly_env() -> list[str]:
 def fly_host() -> dict[str, str]:
     """What Fly's checker and its proxy send: the app's public host name."""
     return {"Host": FLY["http_service"]["checks"][0]["headers"]["Host"]}
+
+
+def fly_proxy() -> dict[str, str]:
+    """What Fly's proxy sends with every request: the host name, and the scheme it was asked
+    over (https: fly.toml's force_https redirects the rest before they reach the app)."""
+    return {**fly_host(), "X-Forwarded-Proto": "https"}
 
 
 def database(directory: Path) -> tuple[str, ...]:
@@ -80,7 +89,7 @@ def deployed(family: None, server: str, tmp_path_factory: pytest.TempPathFactory
     fly.toml's environment and a secret, answering its health check."""
     tag = image(f"example-{server}")
     data = released_database(tag, tmp_path_factory.mktemp("data"))
-    with running(tag, *fly_env(), *SECRETS, *data, headers=fly_host()) as container:
+    with running(tag, *fly_env(), *SECRETS, *data, headers=fly_proxy()) as container:
         yield container
 
 
@@ -111,10 +120,27 @@ def test_the_project_runs_its_own_django_and_psycopg(deployed: Container) -> Non
 
 
 def test_the_health_check_answers_as_fly_asks(deployed: Container) -> None:
-    check = FLY["http_service"]["checks"][0]
+    check = FLY_CHECK
     response = deployed.get(check["path"], headers=check["headers"])
     assert response.status_code == 200 and response.json()["status"] == "ok"
     assert deployed.get(check["path"], headers={"Host": "elsewhere.example"}).status_code == 400
+
+
+def test_it_starts_with_no_deployment_finding(deployed: Container) -> None:
+    """Production-grade settings: Django's deployment checks find nothing, DEBUG is off."""
+    stderr = deployed.stderr()
+    assert re.search(r"; deployment checks: none found in \d+\.\d\d s; ", stderr), stderr
+    assert "django-asgi: check: " not in stderr and "django-asgi: warning: " not in stderr, stderr
+
+
+def test_https_only_except_the_health_check(deployed: Container) -> None:
+    """Plain HTTP is redirected (as fly.toml's force_https does before it) and HTTPS answers
+    carry HSTS; the platform's health checks, which reach the machine over plain HTTP, are not."""
+    plain = deployed.get("/", headers=fly_host(), follow_redirects=False)
+    assert plain.status_code == 301 and plain.headers["location"] == f"https://{fly_host()['Host']}/"
+    hsts = deployed.get("/").headers["strict-transport-security"]
+    assert hsts == "max-age=31536000; includeSubDomains; preload"
+    assert deployed.get(FLY_CHECK["path"], headers=FLY_CHECK["headers"]).status_code == 200
 
 
 def test_the_app_cannot_change_its_packages_or_code(deployed: Container) -> None:
@@ -130,7 +156,7 @@ def test_the_app_cannot_change_its_packages_or_code(deployed: Container) -> None
 def test_the_release_command_migrates_a_database_the_app_then_serves(family: None, tmp_path: Path) -> None:
     tag = image(f"example-{servers()[-1]}")
     data = database(tmp_path)
-    container = start_container(tag, *fly_env(), *SECRETS, *data, headers=fly_host())
+    container = start_container(tag, *fly_env(), *SECRETS, *data, headers=fly_proxy())
     try:
         eventually(lambda: reachable(container, "/healthz") == 503, "the health check failing before migrations")
         released = release(tag, *data)
@@ -154,7 +180,7 @@ def text_of(container: Container, path: str) -> str:
 def test_serve_static_off_leaves_static_urls_to_the_app(family: None, tmp_path: Path) -> None:
     tag = image(f"example-{servers()[-1]}")
     options = (*fly_env(), *SECRETS, *released_database(tag, tmp_path), "--env=SERVE_STATIC=0")
-    with running(tag, *options, headers=fly_host()) as container:
+    with running(tag, *options, headers=fly_proxy()) as container:
         assert container.get("/static/notes/style.css").status_code == 404
         assert "static=off" in container.stderr()
 
@@ -246,7 +272,8 @@ def test_compose_serves_the_bind_mounted_source_and_reloads_it(compose_project) 
     view.write_text(view.read_text().replace('"status": "ok"', '"status": "reloaded"'))
     eventually(lambda: '"status": "reloaded"' in text_of(app, "/healthz"), "the edited view reloaded")
     logs = compose("logs", "app", env=env).stdout
-    assert "reload=on" in logs, logs[-1000:]
+    assert "reload=on" in logs and "check_deploy=off" in logs, logs[-1000:]
+    assert "django-asgi: warning: " not in logs, "DEBUG on is no news in development"
 
 
 # ---- docs/migrating.md ------------------------------------------------------------------

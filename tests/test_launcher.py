@@ -20,6 +20,7 @@ from django_asgi import (
     cpus,
     launcher,
     requirements,
+    safety,
     servers,
     static,
     supervisor,
@@ -571,12 +572,16 @@ def test_the_target_reaches_the_server_whole() -> None:
 
 
 @pytest.mark.parametrize(
-    ("preload", "reload", "says"), [(True, False, True), (False, False, False), (True, True, False)]
+    ("preload", "reload", "migrate", "says"),
+    [(True, False, False, True), (False, False, False, False), (True, True, False, False), (True, False, True, False)],
 )
-def test_server_environment_describes_the_wrapping(preload: bool, reload: bool, says: bool) -> None:
-    """The server's process plans the static files from these; it says what it found unless
-    the launcher did (it imports the app itself where every worker imports it)."""
-    chosen = settings("granian", root_path="/app", forwarded_allow_ips=("10.0.0.1",), preload=preload, reload=reload)
+def test_server_environment_describes_the_wrapping(preload: bool, reload: bool, migrate: bool, says: bool) -> None:
+    """The server's process plans the static files from these; it says what it found (and
+    runs the deployment checks) unless the launcher did: it imports the app itself where
+    every worker imports it, and to migrate."""
+    chosen = settings(
+        "granian", root_path="/app", forwarded_allow_ips=("10.0.0.1",), preload=preload, reload=reload, migrate=migrate
+    )
     env = launcher.server_environment({}, chosen, servers.SERVERS["granian"])
     assert json.loads(env[config.WRAPPING_VARIABLE]) == {
         "root_path": "/app",
@@ -584,6 +589,8 @@ def test_server_environment_describes_the_wrapping(preload: bool, reload: bool, 
         "static": {"serve_static": True, "collectstatic": False, "root_path": "/app"},
         "healthcheck_path": "",
         "sync_threads": config.DEFAULT_SYNC_THREADS,
+        "check_deploy": "warn",
+        "development": reload,
         "say_findings": says,
     }
     assert launcher.imports_before_start(chosen) is not says
@@ -1120,3 +1127,118 @@ def test_conn_max_age_is_said_per_database_and_path(installed: type, monkeypatch
     assert "open for good between requests" in on_lanes[1]
     monkeypatch.setattr(installed, "threads", 0)
     assert "not reused under Django's own ASGI handler" in sync_threads.notices(with_databases(**databases))[0]
+
+
+# ---- production safety at start (django_asgi/safety.py) ----------------------------------
+
+
+@pytest.mark.parametrize(("reload", "mode"), [(False, "warn"), (True, "off")])
+def test_deployment_checks_warn_by_default_and_are_off_for_development(reload: bool, mode: str) -> None:
+    assert config.read_check_deploy({}, reload=reload) == mode
+    assert config.read_check_deploy({"DJANGO_CHECK_DEPLOY": " FAIL "}, reload=reload) == "fail"
+
+
+def test_a_bad_check_deploy_mode_is_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^DJANGO_CHECK_DEPLOY='strict' is not a mode: use warn .*fail .*off"):
+        config.read_check_deploy({"DJANGO_CHECK_DEPLOY": "strict"}, reload=False)
+
+
+def check_message(**values: object) -> SimpleNamespace:
+    """What safety reads of a django.core.checks.CheckMessage."""
+    defaults = {"level": 30, "id": "security.W018", "msg": "You should not have DEBUG set to True in deployment."}
+    message = SimpleNamespace(**{"hint": None, "obj": None, **defaults, **values})
+    message.is_silenced = lambda: False
+    return message
+
+
+def test_a_finding_is_one_line_with_its_id_object_and_hint() -> None:
+    said = safety.finding(check_message())
+    assert said == "check: security.W018 You should not have DEBUG set to True in deployment."
+    model = SimpleNamespace(_meta=SimpleNamespace(label="notes.Note"))
+    spread = check_message(id="fields.E304", msg="Reverse accessor\n  clashes.", hint="Add\trelated_name.", obj=model)
+    assert safety.finding(spread) == "check: fields.E304 (notes.Note) Reverse accessor clashes. HINT: Add related_name."
+
+
+def examined(monkeypatch: pytest.MonkeyPatch, findings: list[str], **kwargs: object) -> safety.Examined:
+    monkeypatch.setattr(safety, "deployment_findings", lambda: findings)
+    options = {"check_deploy": "warn", "development": False, **kwargs}
+    return safety.examine(django_settings(DEBUG=options.pop("debug", False)), **options)  # type: ignore[arg-type]
+
+
+def test_findings_are_said_and_only_fail_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = ["check: security.W004 HSTS", "check: security.W008 SSL"]
+    warned = examined(monkeypatch, found)
+    assert warned.lines == tuple(found) and not warned.refusal
+    assert re.fullmatch(r"deployment checks: 2 findings in \d+\.\d\d s", warned.summary)
+    failed = examined(monkeypatch, found, check_deploy="fail")
+    assert failed.lines == tuple(found)
+    assert failed.refusal.startswith("DJANGO_CHECK_DEPLOY=fail: 2 deployment check findings (above): fix them")
+    clean = examined(monkeypatch, [], check_deploy="fail")
+    assert not clean.refusal and clean.summary.startswith("deployment checks: none found in ")
+
+
+def test_debug_on_is_a_line_of_its_own_unless_developing(monkeypatch: pytest.MonkeyPatch) -> None:
+    debug = examined(monkeypatch, [], check_deploy="off", debug=True)
+    assert debug.summary == "deployment checks: off"
+    assert len(debug.lines) == 1 and debug.lines[0].startswith("warning: DEBUG is on: ")
+    assert examined(monkeypatch, [], check_deploy="off", debug=True, development=True).lines == ()
+    assert safety.examine(None, check_deploy="fail", development=False) == safety.Examined(
+        "deployment checks: not a Django application"
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "development"),
+    [
+        ("config.settings.local", True),
+        ("mysite.settings_dev", True),
+        ("test_settings", True),
+        ("config.settings.Development", True),
+        ("config.settings.production", False),
+        ("mysite.settings", False),
+        ("localflavor.settings", False),
+    ],
+)
+def test_development_settings_are_told_by_the_modules_last_part(module: str, development: bool) -> None:
+    said = safety.development_settings(module, "/app/config/asgi.py")
+    assert bool(said) is development
+    if development:
+        assert said == (
+            f"warning: the settings are {module}, the default /app/config/asgi.py names, which looks like "
+            "development settings: set DJANGO_SETTINGS_MODULE to your production settings module"
+        )
+
+
+COOKIECUTTER_ASGI = 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")\n'
+
+
+@pytest.mark.parametrize(
+    ("env", "warned"),
+    [
+        ({}, True),
+        ({"DJANGO_SETTINGS_MODULE": "config.settings.production"}, False),
+        ({"RELOAD": "1"}, False),
+    ],
+)
+def test_a_development_default_in_asgi_py_is_said_before_any_import(tmp_path: Path, env: dict, warned: bool) -> None:
+    asgi = make_project(tmp_path, "config", COOKIECUTTER_ASGI)
+    (tmp_path / "config" / "settings").mkdir()
+    for name in ("__init__", "local", "production"):
+        (tmp_path / "config" / "settings" / f"{name}.py").write_text("")
+    launch = launcher.prepare({"ASGI_SERVER": "granian", **env}, tmp_path)
+    expected = (safety.development_settings("config.settings.local", str(asgi)),) if warned else ()
+    assert launch.warnings == expected
+
+
+def test_a_development_default_in_manage_py_is_said_too(tmp_path: Path) -> None:
+    (tmp_path / "mysite").mkdir()
+    (tmp_path / "mysite" / "__init__.py").write_text("")
+    (tmp_path / "mysite" / "dev.py").write_text("")
+    manage = tmp_path / "manage.py"
+    manage.write_text('import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.dev")\n')
+    launch = launcher.prepare({"ASGI_SERVER": "granian"}, tmp_path)
+    assert launch.warnings == (safety.development_settings("mysite.dev", str(manage)),)
+
+
+def test_the_startup_line_says_the_check_mode() -> None:
+    assert " check_deploy=fail " in launcher.summary(settings(check_deploy="fail"))

@@ -24,6 +24,19 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # Behind Fly's proxy (FORWARDED_ALLOW_IPS in fly.toml makes the server trust its headers)
 # the request's scheme is the client's: https.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS only, as Django's deployment checks ask (the image runs them at every start, and
+# this project starts with none to report). Off with DEBUG, for examples/compose's plain
+# http://127.0.0.1:8000.
+HTTPS_ONLY = not DEBUG
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+# The platform's health checks (fly.toml, Docker's HEALTHCHECK) reach the machine over
+# plain HTTP: a redirect would pass for health.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS_ONLY
+# Browsers remember for a year to use HTTPS only, on every subdomain too; the preload flag
+# alone puts nobody on the browsers' list (that is hstspreload.org's form).
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS_ONLY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS_ONLY
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
@@ -34,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 ROOT_URLCONF = "config.urls"
 TEMPLATES = [

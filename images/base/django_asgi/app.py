@@ -7,8 +7,8 @@ imports the project and builds the app. With PRELOAD (the default) that happens 
 the server's main process (gunicorn's --preload, django_asgi.granian,
 django_asgi.supervisor), and the workers are forked with it. A project that fails to import
 ends the server there: one line on stderr and exit status 2, before any worker starts. The
-process that builds the app says what it found (the import's time, static files, notices),
-unless the launcher said it already.
+process that builds the app says what it found (the import's time, the deployment checks,
+static files, notices) unless the launcher said it already, and so does DJANGO_CHECK_DEPLOY=fail.
 """
 
 import json
@@ -30,12 +30,15 @@ def from_environment() -> ASGIApp:
     """The app the launcher described; a project that cannot be imported ends the process."""
     wrapping = json.loads(os.environ.get(WRAPPING_VARIABLE, "{}"))
     target = AppTarget.from_json(os.environ[TARGET_VARIABLE])
+    examine = wrapping.get("say_findings", True)
     try:
-        app, lines = build(target, wrapping)
+        app, lines = build(target, wrapping, examine=examine)
     except ConfigError as error:
+        for line in error.before:
+            say(line)
         say(f"error: {error}")
         raise SystemExit(EXIT_BROKEN_APP) from None
-    if wrapping.get("say_findings", True):
+    if examine:
         for line in lines:
             say(line)
     return app

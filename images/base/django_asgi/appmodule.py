@@ -156,9 +156,18 @@ def settings_named_in(path: Path) -> list[str]:
 
 def settings_named_by(target: AppTarget) -> str:
     """The settings module the target's own file names (an asgi.py's setdefault), or ""."""
-    path = target.root.joinpath(*target.module.split("."))
-    named = settings_named_in(path.with_suffix(".py")) if path.with_suffix(".py").is_file() else []
-    return named[0] if named else ""
+    return settings_default(target)[0]
+
+
+def settings_default(target: AppTarget) -> tuple[str, str]:
+    """(settings module, the file naming it) that the target is served with when
+    DJANGO_SETTINGS_MODULE is unset: its asgi.py's default, or the manage.py or wsgi.py one
+    Django's standard application was given; ("", "") when no file names one."""
+    if target.settings_module:
+        return target.settings_module, target.origin
+    path = target.root.joinpath(*target.module.split(".")).with_suffix(".py")
+    named = settings_named_in(path) if path.is_file() else []
+    return (named[0], str(path)) if named else ("", "")
 
 
 def is_environ(node: ast.expr, method: str = "") -> bool:

@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from . import appmodule, static, sync_threads
-from .config import AppTarget
+from . import appmodule, safety, static, sync_threads
+from .config import AppTarget, ConfigError
 from .wrappers import ASGIApp, with_health, with_lifespan, with_root_path, with_static_files
 
 
@@ -25,19 +25,33 @@ def load(dotted: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def build(target: AppTarget, wrapping: dict[str, Any]) -> tuple[ASGIApp, list[str]]:
+def build(target: AppTarget, wrapping: dict[str, Any], *, examine: bool) -> tuple[ASGIApp, list[str]]:
     """The wrapped app, and the start-up lines about it; ConfigError (one line) when the
-    project cannot be imported."""
+    project cannot be imported. `examine`: this process says the lines, so it runs the
+    deployment checks too (django_asgi.safety), and refuses to start where they ask it to."""
     began = time.monotonic()
     sync_threads.install(wrapping.get("sync_threads", 0))
     app = appmodule.load(target)
     imported = time.monotonic() - began
     django_settings = static.configured_settings()
+    examined = safety.Examined("deployment checks: not run here")
+    if examine:
+        examined = safety.examine(
+            django_settings,
+            check_deploy=wrapping.get("check_deploy", "warn"),
+            development=wrapping.get("development", False),
+        )
     served, static_notices = static.plan(static.StaticOptions(**wrapping.get("static", {})), django_settings)
     close_database_connections(django_settings)
     notices = [*static_notices, *static.media_notices(django_settings), *sync_threads.notices(django_settings)]
-    said = f"imported {target.describe()} in {imported:.2f} s; static={served.describe() if served else 'off'}"
-    return wrapped(app, wrapping, served), [said, *(f"notice: {notice}" for notice in notices)]
+    said = (
+        f"imported {target.describe()} in {imported:.2f} s; {examined.summary}; "
+        f"static={served.describe() if served else 'off'}"
+    )
+    lines = [said, *examined.lines, *(f"notice: {notice}" for notice in notices)]
+    if examined.refusal:
+        raise ConfigError(examined.refusal, before=tuple(lines))
+    return wrapped(app, wrapping, served), lines
 
 
 def wrapped(app: ASGIApp, wrapping: dict[str, Any], served: static.StaticFiles | None) -> ASGIApp:

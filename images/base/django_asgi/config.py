@@ -28,6 +28,8 @@ MAX_SYNC_THREADS = 256
 HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
+# DJANGO_CHECK_DEPLOY: what Django's deployment checks at start do (django_asgi/safety.py).
+CHECK_DEPLOY_MODES = ("warn", "fail", "off")
 # The launcher hands the server's processes the resolved APP_MODULE, the wrapping of it
 # (JSON: root_path, middleware) and, for daphne's runserver, the user's settings module.
 TARGET_VARIABLE = "DJANGO_ASGI_TARGET"
@@ -41,7 +43,12 @@ USER_SETTINGS_VARIABLE = "DJANGO_ASGI_USER_SETTINGS"
 
 
 class ConfigError(Exception):
-    """A setting cannot be used; the message is one line that says why and what is allowed."""
+    """A setting cannot be used; the message is one line that says why and what is allowed.
+    `before`: lines to say ahead of it (the findings a refusal to start is about)."""
+
+    def __init__(self, message: str, *, before: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.before = before
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,7 @@ class Settings:
     reload: bool = False
     # the app imported once in the server's main process, its workers forked from it
     preload: bool = True
+    check_deploy: str = "warn"  # one of CHECK_DEPLOY_MODES
     server_args: tuple[str, ...] = ()
     migrate: bool = False
     collectstatic: bool = False
@@ -243,6 +251,19 @@ def read_sync_threads(env: Mapping[str, str]) -> int:
             f"{MAX_SYNC_THREADS}, or 0 for Django's own ASGI handler (default {DEFAULT_SYNC_THREADS})"
         )
     return int(raw)
+
+
+def read_check_deploy(env: Mapping[str, str], *, reload: bool) -> str:
+    """DJANGO_CHECK_DEPLOY: warn by default, off by default with RELOAD (development)."""
+    raw = env.get("DJANGO_CHECK_DEPLOY", "").strip()
+    if not raw:
+        return "off" if reload else "warn"
+    if raw.lower() not in CHECK_DEPLOY_MODES:
+        raise ConfigError(
+            f"DJANGO_CHECK_DEPLOY={describe(raw)} is not a mode: use warn (say what Django's deployment "
+            "checks find), fail (refuse to start on any finding) or off (default warn, off with RELOAD)"
+        )
+    return raw.lower()
 
 
 def read_log_level(env: Mapping[str, str]) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import appmodule, config
+from . import appmodule, config, safety
 from .config import (
     TARGET_VARIABLE,
     USER_SETTINGS_VARIABLE,
@@ -46,6 +46,7 @@ CONTRACT_VARIABLES = frozenset(
         "HEALTHCHECK_PATH",
         "SYNC_THREADS",
         "PRELOAD",
+        "DJANGO_CHECK_DEPLOY",
     }
 )
 
@@ -59,6 +60,7 @@ class Launch:
     environment: dict[str, str]
     notices: list[str]
     plan: Plan | None = None  # run under django_asgi.supervisor
+    warnings: tuple[str, ...] = ()  # said before any import (django_asgi.safety)
 
 
 def main(args: Sequence[str] | None = None) -> int:
@@ -66,10 +68,10 @@ def main(args: Sequence[str] | None = None) -> int:
     try:
         launch = prepare(os.environ, Path.cwd())
         say(summary(launch.settings))
-        for notice in launch.notices:
-            say(f"notice: {notice}")
+        for line in [*launch.warnings, *(f"notice: {notice}" for notice in launch.notices)]:
+            say(line)
         if options.print or imports_before_start(launch.settings):
-            import_here(launch, say_findings=options.print or not launch.settings.preloading)
+            import_here(launch)
         if options.print:
             if launch.plan:
                 say(f"supervised: django_asgi.supervisor runs {launch.plan.processes} of the command below")
@@ -77,6 +79,8 @@ def main(args: Sequence[str] | None = None) -> int:
             return 0
         run_before_start(launch)
     except ConfigError as error:
+        for line in error.before:
+            say(line)
         say(f"error: {error}")
         return EXIT_BAD_SETTINGS
     environment = {**os.environ, **launch.environment}
@@ -125,23 +129,35 @@ def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
     argv = server.command(settings)  # may refuse a setting the server cannot honour
     appmodule.check(settings.app)
     environment = server_environment(env, settings, server)
-    return Launch(settings, argv, environment, server.notices(settings), server.plan(settings))
+    warnings = development_settings(env, settings)
+    return Launch(settings, argv, environment, server.notices(settings), server.plan(settings), warnings)
+
+
+def development_settings(env: Mapping[str, str], settings: Settings) -> tuple[str, ...]:
+    """Development settings a project file's default chose because DJANGO_SETTINGS_MODULE
+    is unset (cookiecutter-django's asgi.py names config.settings.local): said unless RELOAD."""
+    if settings.reload or env.get(appmodule.SETTINGS_VARIABLE, "").strip():
+        return ()
+    module, origin = appmodule.settings_default(settings.app)
+    warning = safety.development_settings(module, origin) if module else ""
+    return (warning,) if warning else ()
 
 
 def imports_before_start(settings: Settings) -> bool:
     """Whether the project is imported here too: without PRELOAD every worker imports it, so
-    a broken project is said here once; migrate and collectstatic run in this process."""
+    a broken project is said here once; migrate and collectstatic run in this process. The
+    process that imports first says what it found and runs the deployment checks."""
     return not settings.preloading or settings.migrate or settings.collectstatic
 
 
-def import_here(launch: Launch, *, say_findings: bool) -> None:
-    """Build the app as the server's process would (its one-line errors included)."""
+def import_here(launch: Launch) -> None:
+    """Build the app as the server's process would (its one-line errors included), and say
+    what was found: the server's processes then do not say it again."""
     from .building import build
 
-    _, lines = build(launch.settings.app, json.loads(launch.environment[WRAPPING_VARIABLE]))
-    if say_findings:
-        for line in lines:
-            say(line)
+    _, lines = build(launch.settings.app, json.loads(launch.environment[WRAPPING_VARIABLE]), examine=True)
+    for line in lines:
+        say(line)
 
 
 def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Server]:
@@ -165,6 +181,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         sync_threads=config.read_sync_threads(env),
         reload=config.read_flag(env, "RELOAD", default=False),
         preload=config.read_flag(env, "PRELOAD", default=True),
+        check_deploy=config.read_check_deploy(env, reload=config.read_flag(env, "RELOAD", default=False)),
         server_args=config.read_server_args(env),
         migrate=config.read_flag(env, "DJANGO_MIGRATE", default=False),
         collectstatic=config.read_flag(env, "DJANGO_COLLECTSTATIC", default=False),
@@ -204,8 +221,10 @@ def server_environment(env: Mapping[str, str], settings: Settings, server: Serve
                 "static": asdict(StaticOptions.of(settings)),
                 "healthcheck_path": settings.healthcheck_path,
                 "sync_threads": settings.sync_threads,
-                # the launcher said them already where every worker imports the app
-                "say_findings": settings.preloading,
+                "check_deploy": settings.check_deploy,
+                "development": settings.reload,
+                # the launcher says them where it imports the app before the server starts
+                "say_findings": not imports_before_start(settings),
             }
         ),
         # runserver needs it by name (RELOAD on daphne): as the asgi.py's import would set it
@@ -278,6 +297,7 @@ def summary(settings: Settings) -> str:
         f"access_log={'on' if s.access_log else 'off'} forwarded_allow_ips={proxies} "
         f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
         f"max_requests={s.max_requests or 'off'} sync_threads={s.sync_threads or 'off'} "
-        f"reload={'on' if s.reload else 'off'} preload={'on' if s.preloading else 'off'} tls={tls_mode(s)} "
+        f"reload={'on' if s.reload else 'off'} preload={'on' if s.preloading else 'off'} "
+        f"check_deploy={s.check_deploy} tls={tls_mode(s)} "
         f"before start: {', '.join(before) or 'nothing'}"
     )
