@@ -413,7 +413,7 @@ def ratio(ratios: list[float]) -> str:
 
 
 HEAVY_COLUMNS = [
-    "server", "ours", "bare command", "ours / bare, per round", "checks off", "ours / checks off, per round",
+    "server", "ours", "bare", "ours / bare, per round", "checks off", "ours / checks off, per round",
     "the checks, as said", "bare command",
 ]  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -254,6 +255,14 @@ def index(container: Container, **kwargs: object) -> dict:
     response = container.get("/", **kwargs)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def assert_starts_clean(stderr: str) -> None:
+    """Production-grade settings: Django's deployment checks ran once and found nothing, and
+    nothing was worth a warning (DEBUG on, development settings)."""
+    summaries = re.findall(r"; deployment checks: ([^;]*) in \d+\.\d\d s; ", stderr)
+    assert summaries == ["none found"], stderr
+    assert "django-asgi: check: " not in stderr and "django-asgi: warning: " not in stderr, stderr
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 30, interval: float = 0.25) -> None:

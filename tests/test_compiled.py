@@ -6,7 +6,18 @@ says, it serves, its packages load their libraries, and nothing of the build is 
 from collections.abc import Iterator
 
 import pytest
-from harness import LOCKED_DOWN, ROOT, build_image, docker, image, readable_copy, run_to_completion, running, servers
+from harness import (
+    LOCKED_DOWN,
+    ROOT,
+    assert_starts_clean,
+    build_image,
+    docker,
+    image,
+    readable_copy,
+    run_to_completion,
+    running,
+    servers,
+)
 
 pytestmark = pytest.mark.usefixtures("family")
 
@@ -38,6 +49,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_it_serves(compiled: str) -> None:
     with running(compiled, "--env=DJANGO_MIGRATE=1", *LOCKED_DOWN) as container:
         assert container.get("/visits").status_code == 200
+        assert_starts_clean(container.stderr())
 
 
 def test_the_compiled_packages_load_their_libraries(compiled: str) -> None:

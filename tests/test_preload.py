@@ -8,7 +8,7 @@ from harness import Container, eventually, index, is_running, serving, toolbox_f
 
 pytestmark = pytest.mark.usefixtures("family")
 
-IMPORTED = re.compile(r"^django-asgi: imported hello_django\.asgi:application in \d+\.\d\d s; deployment checks: ", re.M)
+IMPORTED = re.compile(r"^django-asgi: imported hello_django\.asgi:application in \d+\.\d\d s; ", re.M)
 
 
 def processes(server: str) -> list[str]:

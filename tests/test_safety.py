@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from harness import Container, image, readable_copy, run_to_completion, running
+from harness import Container, assert_starts_clean, image, readable_copy, run_to_completion, running
 
 from django_asgi.config import HEALTH_PATH
 
@@ -64,13 +64,8 @@ def test_check_deploy_off_runs_no_checks_but_debug_is_still_said(server: str) ->
     assert result.stderr.count(DEBUG_WARNING) == 1, result.stderr
 
 
-def assert_nothing_to_report(stderr: str) -> None:
-    assert SUMMARY.findall(stderr) == ["none found"], stderr
-    assert "django-asgi: check: " not in stderr and "django-asgi: warning: " not in stderr, stderr
-
-
 def test_the_sample_project_starts_with_nothing_to_report(sample: Container) -> None:
-    assert_nothing_to_report(sample.stderr())
+    assert_starts_clean(sample.stderr())
 
 
 def test_settings_from_a_development_default_are_said(server: str, tmp_path: Path) -> None:

@@ -102,14 +102,15 @@ def send(container: Container, pair: Pair, request: Request) -> httpx.Response:
         return client.request(request.method, path_for(pair, request.path), **options)
 
 
+def without_expiry(header_value: str) -> str:
+    """A Set-Cookie value less its expiry time, which follows the clock (max_age)."""
+    return re.sub(r"expires=[^;]+; ", "", header_value, flags=re.IGNORECASE)
+
+
 def comparable(response: httpx.Response, container: Container) -> dict[str, Any]:
     """What a client sees, less what differs by nature: the date, a cookie's expiry time,
     the port each container is published on."""
-    headers = sorted(
-        (name, re.sub(r"expires=[^;]+; ", "", value, flags=re.IGNORECASE))
-        for name, value in response.headers.multi_items()
-        if name != "date"
-    )
+    headers = sorted((name, without_expiry(value)) for name, value in response.headers.multi_items() if name != "date")
     body = response.content.replace(str(container.port).encode(), b"PORT")
     return {"status": response.status_code, "headers": headers, "body": body}
 
@@ -143,13 +144,13 @@ def test_what_the_views_see_is_what_was_sent(pair: Pair) -> None:
 
 
 def curl_http2(container: Container, pair: Pair, certificates: Certificates, path: str) -> str:
-    """The response's head and body over HTTP/2 (ALPN), where the server speaks it."""
+    """The response's head and body over HTTP/2 (ALPN), less the date and a cookie's expiry."""
     result = subprocess.run(
         ["curl", "--silent", "--show-error", "--include", "--http2", "--cacert", str(certificates.ca_file),
          "--header", "X-Trace-Id: trace-h2", f"{container.url}{path}"],
         capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
-    lines = [line for line in result.stdout.splitlines() if not line.lower().startswith("date:")]
+    lines = [without_expiry(line) for line in result.stdout.splitlines() if not line.lower().startswith("date:")]
     return "\n".join(lines).replace(str(container.port), "PORT")
 
 
