@@ -75,7 +75,7 @@ variable "BUILD_DATE" {
   default = ""
 }
 
-# Set by release.yml (python3 -m tools release-stamp writes docker-bake.override.json):
+# Set by `python3 -m tools release` (tools/release.py, in a bake file of its own):
 # the commit's time (ISO 8601, from SOURCE_DATE_EPOCH) and python:X.Y-slim's digest per X.Y.
 variable "CREATED" {
   default = ""

@@ -21,6 +21,7 @@ from harness import (
     servers,
     toolbox_for,
 )
+from registry import Registry, registry_on_loopback
 from tls import Certificates
 
 
@@ -82,3 +83,10 @@ def capabilities() -> Matrix:
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     """A CA, a server certificate for localhost/127.0.0.1 and a client certificate."""
     return Certificates.make(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A real registry (Debian's docker-registry) on a free loopback port, for pushes and pulls."""
+    with registry_on_loopback(tmp_path_factory.mktemp("registry")) as running_registry:
+        yield running_registry

@@ -30,6 +30,7 @@ from harness import (
 )
 from lockfiles import pinned
 from packaging.utils import canonicalize_name
+from registry import Registry, pulled_from
 
 from bench.run import free_loopback_port
 from bench.setups import NAIVE_COMMANDS
@@ -85,13 +86,16 @@ def released_database(tag: str, directory: Path) -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="module")
-def deployed(family: None, server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
-    """The example on `server` as Fly runs it: the release command, then the app with
-    fly.toml's environment and a secret, answering its health check."""
-    tag = image(f"example-{server}")
-    data = released_database(tag, tmp_path_factory.mktemp("data"))
-    with running(tag, *fly_env(), *SECRETS, *data, headers=fly_proxy()) as container:
-        yield container
+def deployed(
+    family: None, server: str, registry: Registry, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Container]:
+    """The example on `server` as Fly runs it: `fly deploy --image` pulls the image from a
+    registry, runs the release command, then the app with fly.toml's environment and a
+    secret, answering its health check."""
+    with pulled_from(registry, image(f"example-{server}"), f"fly/notes-{server}") as tag:
+        data = released_database(tag, tmp_path_factory.mktemp("data"))
+        with running(tag, *fly_env(), *SECRETS, *data, headers=fly_proxy()) as container:
+            yield container
 
 
 # ---- the project on every server ------------------------------------------------------

@@ -3,8 +3,11 @@
     python3 -m tools test [PYTEST ARGS]   build the family and run the whole test suite
     python3 -m tools lock                 regenerate every hash-locked requirements file
     python3 -m tools matrix               copy the last full test run's capability matrix into README.md
-    python3 -m tools lines | release-stamp | base-moved | signing-refs
-                                          what the GitHub workflows ask (tools/ci.py)
+    python3 -m tools release --registry HOST --name OWNER/NAME [...]
+                                          build, push, attest and sign (tools/release.py)
+    python3 -m tools base-moved --registry HOST --name OWNER/NAME [--all]
+                                          whether a python:X.Y-slim base moved since the release
+    python3 -m tools lines                CI's jobs, for the workflow (tools/ci.py)
 
 Both first make `.venv/` from tests/requirements.txt (hash-locked) when it is missing or
 out of date, so a fresh machine needs nothing but Python and Docker.
@@ -17,6 +20,8 @@ from pathlib import Path
 
 from .ci import COMMANDS as CI_COMMANDS
 from .environment import VENV_BIN, ensure_debian_tools, ensure_venv
+from .release import COMMANDS as RELEASE_COMMANDS
+from .release import main as release_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,9 +34,13 @@ def main() -> int:
     commands.add_parser("matrix", help="copy the last full test run's capability matrix into README.md")
     for name in CI_COMMANDS:
         commands.add_parser(name, help="for the GitHub workflows: see tools/ci.py")
+    for name in RELEASE_COMMANDS:  # their options are tools/release.py's own
+        commands.add_parser(name, add_help=False, help="see tools/release.py (--help)")
     options, rest = parser.parse_known_args()
     if options.command == "matrix":
         return copy_matrix()
+    if options.command in RELEASE_COMMANDS:
+        return release_main(options.command, rest)
     if options.command in CI_COMMANDS:
         print(CI_COMMANDS[options.command]())
         return 0

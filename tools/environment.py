@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,11 +17,15 @@ VENV_BIN = VENV / "bin"
 TEST_LOCK = ROOT / "tests" / "requirements.txt"
 STAMP = VENV / "requirements.sha256"
 # Debian packages the tests run (command: package), installed when missing.
-DEBIAN_TOOLS = {"shellcheck": "shellcheck", "curl": "curl", "h2load": "nghttp2-client", "wrk": "wrk"}
+DEBIAN_TOOLS = {
+    "shellcheck": "shellcheck", "curl": "curl", "h2load": "nghttp2-client", "wrk": "wrk",
+    "docker-registry": "docker-registry", "cosign": "cosign",
+}  # fmt: skip
 # `docker compose` (examples/compose's tests): the plugin from Debian trixie, which
 # ../shared/bin/docker-up adds to apt's sources for the engine.
 COMPOSE_PLUGIN = Path("/usr/libexec/docker/cli-plugins/docker-compose")
 COMPOSE_PACKAGE = "docker-compose/trixie"
+POLICY = Path("/usr/sbin/policy-rc.d")
 
 
 def ensure_venv() -> None:
@@ -42,7 +48,24 @@ def ensure_debian_tools() -> None:
         print(f"tools: installing {' '.join(missing)} from Debian", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         check(["apt-get", "update", "-qq"], env=env)
-        check(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+        with no_services_started():
+            check(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+
+
+@contextmanager
+def no_services_started() -> Iterator[None]:
+    """Debian's policy-rc.d 101 for the install: docker-registry's package would otherwise
+    start a registry on every interface's port 5000 where systemd runs; the tests start
+    their own on loopback."""
+    if POLICY.exists():
+        yield
+        return
+    POLICY.write_text("#!/bin/sh\nexit 101\n")
+    POLICY.chmod(0o755)
+    try:
+        yield
+    finally:
+        POLICY.unlink()
 
 
 def check(command: list[str], **kwargs: object) -> None:
