@@ -3,7 +3,7 @@ own name: build, push with the full tag scheme and labels, attest, sign.
 
     python3 -m tools release --registry HOST[:PORT] --name OWNER/NAME [--cosign-key KEY]
                              [--all] [--platforms linux/amd64,linux/arm64] [--sbom auto|on|off]
-                             [--base-repository REPOSITORY] [--pull]
+                             [--base-repository REPOSITORY] [--pull] [--no-cache]
     python3 -m tools base-moved --registry HOST[:PORT] --name OWNER/NAME [--all]
                              [--base-repository REPOSITORY]
 
@@ -280,6 +280,7 @@ class Build:
     platforms: str | None
     sbom: bool
     pull: bool
+    no_cache: bool
 
     def command(self, group: str, variables: Path, metadata: Path) -> list[str]:
         files = [argument for path in (*BAKE_FILES, variables) for argument in ("--file", str(path))]
@@ -288,6 +289,7 @@ class Build:
         command += ["--sbom", "true"] if self.sbom else []
         command += ["--set", f"*.platform={self.platforms}"] if self.platforms else []
         command += ["--pull"] if self.pull else []
+        command += ["--no-cache"] if self.no_cache else []
         return [*command, group]
 
 
@@ -333,6 +335,7 @@ def release_parser() -> OneLineParser:
     parser.add_argument("--platforms", help="comma-separated platforms (default: the builder's own)")
     parser.add_argument("--sbom", choices=("auto", "on", "off"), default="auto", help="auto: where the builder can")
     parser.add_argument("--pull", action="store_true", help="pull the base images fresh, whatever the builder has")
+    parser.add_argument("--no-cache", action="store_true", help="build every step again, whatever the builder has")
     return parser
 
 
@@ -342,7 +345,7 @@ def release(argv: Sequence[str]) -> None:
     started = time.monotonic()
     check_reachable(target.registry)
     signer = signer_for(options.cosign_key)
-    build = Build(options.platforms, sbom_wanted(options.sbom), options.pull)
+    build = Build(options.platforms, sbom_wanted(options.sbom), options.pull, options.no_cache)
     images = pushed_images(bake(target, build, stamp_for(target)))
     for image in images:
         sign(signer, image.reference)
