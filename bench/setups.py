@@ -44,11 +44,18 @@ ALTERNATIVES = (
         "access log on",
         "access log off (ACCESS_LOG=1 turns it on)",
         {"ACCESS_LOG": "1"},
-        why="off by default since the first run of this benchmark: one line per request costs throughput "
-        "on every server, hypercorn the most (12-17 % in every run), the others a few percent, and it made "
-        "ours lose to the seed's daphne, which logs nothing (1,000 against 1,120 requests/s). Errors and "
-        "start-up lines are still logged; Fly's proxy, ingress controllers and load balancers usually log "
-        "requests already. `ACCESS_LOG=1` turns it on.",
+        why="off by default: one entry per request costs throughput. Since the image has its own access log "
+        "(django_asgi/accesslog.py, the same on every server, the servers' own off), this row measures it in "
+        "text; the servers' own cost 6-17 % here before, hypercorn's the most. Errors and start-up lines are "
+        "logged either way, and Fly's proxy, ingress controllers and load balancers usually log requests "
+        "already. `ACCESS_LOG=1` turns it on.",
+    ),
+    Alternative(
+        "access log on, JSON",
+        "access log off (ACCESS_LOG=1 turns it on)",
+        {"ACCESS_LOG": "1", "LOG_FORMAT": "json"},
+        why="the same access log with LOG_FORMAT=json: each entry one JSON object with its fields, and every "
+        "other line of the container JSON too.",
     ),
     Alternative(
         "2 workers on the 1 CPU",

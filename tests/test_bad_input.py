@@ -32,6 +32,8 @@ BAD_SETTINGS = {
     "preload": ({"PRELOAD": "maybe"}, "PRELOAD='maybe' is not on or off"),
     "check-deploy": ({"DJANGO_CHECK_DEPLOY": "strict"}, "DJANGO_CHECK_DEPLOY='strict' is not a mode"),
     "healthcheck-path": ({"HEALTHCHECK_PATH": "healthz"}, "HEALTHCHECK_PATH='healthz' is not a URL path"),
+    "log-format": ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml' is not a log format"),
+    "request-id-header": ({"REQUEST_ID_HEADER": "Request ID"}, "REQUEST_ID_HEADER='Request ID' is not an HTTP header"),
 }
 # What only some servers refuse: (server, environment, message).
 REFUSED = {

@@ -183,12 +183,12 @@ def fresh(project: str, server: str, sync_threads: str) -> AbstractContextManage
 
 def seen_by_a_client(response: httpx.Response, container: Container) -> dict[str, object]:
     """A response less what differs by nature between two containers: the date (and an
-    Expires of now), CSRF tokens, cookie values and expiry times, the port each is published
-    on (DEBUG pages)."""
+    Expires of now), the request ID the image made, CSRF tokens, cookie values and expiry
+    times, the port each is published on (DEBUG pages)."""
     headers = sorted(
         (name, re.sub(r"=[^;]*", "=…", value) if name == "set-cookie" else value)
         for name, value in response.headers.multi_items()
-        if name not in ("date", "expires")
+        if name not in ("date", "expires", "x-request-id")
     )
     body = CSRF_FIELD.sub('name="csrfmiddlewaretoken" value="…"', response.text).replace(str(container.port), "PORT")
     return {"status": response.status_code, "headers": headers, "body": body}

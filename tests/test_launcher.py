@@ -81,8 +81,6 @@ CHANGED = {
     "workers": ({"workers": 3}, {"uvicorn": "--workers 3", "granian": "--workers 3"}),
     "log_level": ({"log_level": "debug"}, {"daphne": "--verbosity 2", "hypercorn": "--log-level debug",
                                            "uvicorn": "--log-level debug", "granian": "--log-level debug"}),
-    "access_log": ({"access_log": True}, {"daphne": "--access-log -", "hypercorn": "--access-logfile -",
-                                          "uvicorn": "--access-logfile -", "granian": "--access-log"}),
     "forwarded": ({"forwarded_allow_ips": ("*",)}, {"daphne": "--proxy-headers",
                                                     "uvicorn": "--forwarded-allow-ips '*'"}),
     "graceful_timeout": ({"graceful_timeout": 3}, {"hypercorn": "--graceful-timeout 3",
@@ -106,6 +104,14 @@ def test_each_setting_reaches_each_server(name: str, setting: str) -> None:
         assert f" {expected[name]} " in line
     if not (name == "daphne" and setting == "reload"):  # runserver takes no app argument
         assert line.endswith(servers.APP_TARGET)
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_COMMANDS))
+def test_the_access_log_is_the_images_own_never_the_servers(name: str) -> None:
+    """ACCESS_LOG turns on django_asgi.accesslog in the app's wrapping; every server's own
+    access log stays off (daphne's is sent to /dev/null, as it would write one from -v 1)."""
+    assert command_line(name, access_log=True) == command_line(name, access_log=False)
+    assert command_line(name, reload=True, access_log=True) == command_line(name, reload=True, access_log=False)
 
 
 def test_server_args_come_last_before_the_app() -> None:
@@ -580,11 +586,14 @@ def test_server_environment_describes_the_wrapping(preload: bool, reload: bool, 
     runs the deployment checks) unless the launcher did: it imports the app itself where
     every worker imports it, and to migrate."""
     chosen = settings(
-        "granian", root_path="/app", forwarded_allow_ips=("10.0.0.1",), preload=preload, reload=reload, migrate=migrate
-    )
+        "granian", root_path="/app", forwarded_allow_ips=("10.0.0.1",), preload=preload, reload=reload,
+        migrate=migrate, access_log=True, request_id_header="Fly-Request-Id",
+    )  # fmt: skip
     env = launcher.server_environment({}, chosen, servers.SERVERS["granian"])
     assert json.loads(env[config.WRAPPING_VARIABLE]) == {
         "root_path": "/app",
+        "access_log": True,
+        "request_id_header": "Fly-Request-Id",
         "middleware": [["granian.utils.proxies:wrap_asgi_with_proxy_headers", {"trusted_hosts": ["10.0.0.1"]}]],
         "static": {"serve_static": True, "collectstatic": False, "root_path": "/app"},
         "healthcheck_path": "",

@@ -108,9 +108,13 @@ def without_expiry(header_value: str) -> str:
 
 
 def comparable(response: httpx.Response, container: Container) -> dict[str, Any]:
-    """What a client sees, less what differs by nature: the date, a cookie's expiry time,
-    the port each container is published on."""
-    headers = sorted((name, without_expiry(value)) for name, value in response.headers.multi_items() if name != "date")
+    """What a client sees, less what differs by nature: the date, the request ID the image
+    made, a cookie's expiry time, the port each container is published on."""
+    headers = sorted(
+        (name, without_expiry(value))
+        for name, value in response.headers.multi_items()
+        if name not in ("date", "x-request-id")
+    )
     body = response.content.replace(str(container.port).encode(), b"PORT")
     return {"status": response.status_code, "headers": headers, "body": body}
 
@@ -144,13 +148,18 @@ def test_what_the_views_see_is_what_was_sent(pair: Pair) -> None:
 
 
 def curl_http2(container: Container, pair: Pair, certificates: Certificates, path: str) -> str:
-    """The response's head and body over HTTP/2 (ALPN), less the date and a cookie's expiry."""
+    """The response's head and body over HTTP/2 (ALPN), less the date, the request ID and a
+    cookie's expiry."""
     result = subprocess.run(
         ["curl", "--silent", "--show-error", "--include", "--http2", "--cacert", str(certificates.ca_file),
          "--header", "X-Trace-Id: trace-h2", f"{container.url}{path}"],
         capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
-    lines = [without_expiry(line) for line in result.stdout.splitlines() if not line.lower().startswith("date:")]
+    lines = [
+        without_expiry(line)
+        for line in result.stdout.splitlines()
+        if not line.lower().startswith(("date:", "x-request-id:"))
+    ]
     return "\n".join(lines).replace(str(container.port), "PORT")
 
 

@@ -2,6 +2,7 @@
 has the sync ones most projects have)."""
 
 import asyncio
+import logging
 import os
 import platform
 import sys
@@ -16,6 +17,7 @@ from .models import Visit
 from .sync_views import request_facts
 
 MAX_SLEEP_SECONDS = 60.0
+logger = logging.getLogger(__name__)
 # The servers' packages: which of them this process runs (a process forked by the image's
 # supervisor has the supervisor's command line).
 SERVER_MODULES = ("daphne", "hypercorn", "gunicorn", "uvicorn", "granian")
@@ -110,6 +112,13 @@ async def slow(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": f"seconds must be from 0 to {MAX_SLEEP_SECONDS:g}"}, status=400)
     await asyncio.sleep(seconds)
     return JsonResponse({"slept": seconds})
+
+
+async def logged(request: HttpRequest) -> JsonResponse:
+    """Log one line through the project's own logger: it carries the request's ID
+    (tests/test_logs.py), as any log call made while a request is handled does."""
+    logger.warning("the logged view was asked", extra={"view": "logged"})
+    return JsonResponse({"logged": True})
 
 
 async def echo(request: HttpRequest) -> JsonResponse:

@@ -77,6 +77,7 @@ LOGGING = {
             "handlers": ["console"],
             "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING"),
             "propagate": False,
-        }
+        },
+        "hello": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -17,4 +17,5 @@ urlpatterns = [
     path("sync/busy", sync_views.busy),
     path("sync/database", sync_views.database),
     path("async/echo", views.echo),
+    path("logged", views.logged),
 ]

@@ -13,17 +13,13 @@ static files, notices) unless the launcher said it already, and so does DJANGO_C
 
 import json
 import os
-import sys
 
 from .building import build
 from .config import TARGET_VARIABLE, WRAPPING_VARIABLE, AppTarget, ConfigError
+from .logs import say
 from .wrappers import ASGIApp
 
 EXIT_BROKEN_APP = 2  # as for the launcher's bad settings: the container cannot serve at all
-
-
-def say(line: str) -> None:
-    print(f"django-asgi: {line}", file=sys.stderr, flush=True)
 
 
 def from_environment() -> ASGIApp:

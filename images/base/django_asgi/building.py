@@ -1,8 +1,9 @@
 """Building the application every server is given (django_asgi.app): the project's own,
 imported once, inside the image's wrappers, and what to say about it at start.
 
-Innermost first: the user's app, the server's own middleware (proxy headers), static files,
-ROOT_PATH, the lifespan answerer, and the image's health route outermost. Before the import,
+Innermost first: the user's app, static files, ROOT_PATH, request IDs and the access log,
+the server's own middleware (proxy headers), the lifespan answerer, and the image's health
+route outermost. Before the import,
 Django's get_asgi_application() is made to build the image's handler (django_asgi.handler:
 sync views on SYNC_THREADS threads), so that the project's asgi.py wraps it as it wraps
 Django's. The launcher builds it too when it must import the project before the server
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from . import appmodule, safety, static, sync_threads
+from .accesslog import DEFAULT_REQUEST_ID_HEADER, with_request_ids
 from .config import AppTarget, ConfigError
 from .wrappers import ASGIApp, with_health, with_lifespan, with_root_path, with_static_files
 
@@ -55,13 +57,21 @@ def build(target: AppTarget, wrapping: dict[str, Any], *, examine: bool) -> tupl
 
 
 def wrapped(app: ASGIApp, wrapping: dict[str, Any], served: static.StaticFiles | None) -> ASGIApp:
-    """The project's app inside the image's wrappers, innermost first."""
-    for factory, kwargs in wrapping.get("middleware", []):
-        app = load(factory)(app, **kwargs)
+    """The project's app inside the image's wrappers, innermost first. The request IDs and
+    the access log see every request the project and the static files answer, inside the
+    server's own middleware (proxy headers: the client and scheme they make), outside what
+    the project's asgi.py wraps around Django; the image's health route is not logged."""
     if served:
         app = with_static_files(app, **asdict(served))
     if wrapping.get("root_path"):
         app = with_root_path(app, wrapping["root_path"])
+    app = with_request_ids(
+        app,
+        access_log=wrapping.get("access_log", False),
+        id_header=wrapping.get("request_id_header", DEFAULT_REQUEST_ID_HEADER),
+    )
+    for factory, kwargs in wrapping.get("middleware", []):
+        app = load(factory)(app, **kwargs)
     return with_health(with_lifespan(app), wrapping.get("healthcheck_path", ""))
 
 

@@ -30,6 +30,10 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 # DJANGO_CHECK_DEPLOY: what Django's deployment checks at start do (django_asgi/safety.py).
 CHECK_DEPLOY_MODES = ("warn", "fail", "off")
+# LOG_FORMAT (django_asgi/logs.py, jsonlogs.py) and the request ID's header (accesslog.py).
+LOG_FORMATS = ("text", "json")
+DEFAULT_REQUEST_ID_HEADER = "X-Request-ID"
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 # The launcher hands the server's processes the resolved APP_MODULE, the wrapping of it
 # (JSON: root_path, middleware) and, for daphne's runserver, the user's settings module.
 TARGET_VARIABLE = "DJANGO_ASGI_TARGET"
@@ -105,7 +109,9 @@ class Settings:
     workers: int = 1
     workers_origin: str = "default"  # where the worker count came from, for the start-up line
     log_level: str = DEFAULT_LOG_LEVEL
-    access_log: bool = False  # on costs up to 17 % of throughput (docs/benchmarks.md)
+    access_log: bool = False  # the image's own access log (django_asgi/accesslog.py)
+    log_format: str = "text"  # one of LOG_FORMATS
+    request_id_header: str = DEFAULT_REQUEST_ID_HEADER
     forwarded_allow_ips: tuple[str, ...] = ()  # addresses/networks, or ("*",); () trusts none
     root_path: str = ""
     graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
@@ -264,6 +270,26 @@ def read_check_deploy(env: Mapping[str, str], *, reload: bool) -> str:
             "checks find), fail (refuse to start on any finding) or off (default warn, off with RELOAD)"
         )
     return raw.lower()
+
+
+def read_log_format(env: Mapping[str, str]) -> str:
+    raw = env.get("LOG_FORMAT", "").strip() or "text"
+    if raw.lower() not in LOG_FORMATS:
+        raise ConfigError(
+            f"LOG_FORMAT={describe(raw)} is not a log format: use text (the default) or json "
+            "(every line one JSON object)"
+        )
+    return raw.lower()
+
+
+def read_request_id_header(env: Mapping[str, str]) -> str:
+    raw = env.get("REQUEST_ID_HEADER", "").strip() or DEFAULT_REQUEST_ID_HEADER
+    if not HEADER_NAME.fullmatch(raw):
+        raise ConfigError(
+            f"REQUEST_ID_HEADER={describe(raw)} is not an HTTP header name: use one such as "
+            f"X-Request-ID (the default) or Fly-Request-Id"
+        )
+    return raw
 
 
 def read_log_level(env: Mapping[str, str]) -> str:

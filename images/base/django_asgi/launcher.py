@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import appmodule, config, safety
+from . import appmodule, config, logs, safety
 from .config import (
     TARGET_VARIABLE,
     USER_SETTINGS_VARIABLE,
@@ -47,6 +47,8 @@ CONTRACT_VARIABLES = frozenset(
         "SYNC_THREADS",
         "PRELOAD",
         "DJANGO_CHECK_DEPLOY",
+        "LOG_FORMAT",
+        "REQUEST_ID_HEADER",
     }
 )
 
@@ -96,7 +98,7 @@ def main(args: Sequence[str] | None = None) -> int:
 
 
 def say(line: str) -> None:
-    print(f"django-asgi: {line}", file=sys.stderr, flush=True)
+    logs.say(line)
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,8 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         workers_origin=workers_origin,
         log_level=config.read_log_level(env),
         access_log=config.read_flag(env, "ACCESS_LOG", default=False),
+        log_format=config.read_log_format(env),
+        request_id_header=config.read_request_id_header(env),
         forwarded_allow_ips=config.read_forwarded_allow_ips(env),
         root_path=config.read_root_path(env),
         graceful_timeout=config.read_seconds(env, "GRACEFUL_TIMEOUT", default=config.DEFAULT_GRACEFUL_TIMEOUT),
@@ -217,6 +221,8 @@ def server_environment(env: Mapping[str, str], settings: Settings, server: Serve
         WRAPPING_VARIABLE: json.dumps(
             {
                 "root_path": settings.root_path,
+                "access_log": settings.access_log,
+                "request_id_header": settings.request_id_header,
                 "middleware": [[m.factory, dict(m.kwargs)] for m in server.middleware(settings)],
                 "static": asdict(StaticOptions.of(settings)),
                 "healthcheck_path": settings.healthcheck_path,
@@ -294,7 +300,7 @@ def summary(settings: Settings) -> str:
     ]
     return (
         f"{s.server} serving {s.app.describe()} on {s.bind}, {workers}; log_level={s.log_level} "
-        f"access_log={'on' if s.access_log else 'off'} forwarded_allow_ips={proxies} "
+        f"access_log={'on' if s.access_log else 'off'} log_format={s.log_format} forwarded_allow_ips={proxies} "
         f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
         f"max_requests={s.max_requests or 'off'} sync_threads={s.sync_threads or 'off'} "
         f"reload={'on' if s.reload else 'off'} preload={'on' if s.preloading else 'off'} "

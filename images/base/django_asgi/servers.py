@@ -243,7 +243,7 @@ def uvicorn_reload(settings: Settings) -> list[str]:
     reloader thread calls sys.exit in itself: https://github.com/benoitc/gunicorn/issues/2339)."""
     return [
         "uvicorn", "--reload", "--http", "h11", "--host", settings.host, "--port", str(settings.port),
-        "--log-level", settings.log_level, *([] if settings.access_log else ["--no-access-log"]),
+        "--log-level", settings.log_level, "--no-access-log",  # the image's own access log
         "--forwarded-allow-ips", ",".join(settings.forwarded_allow_ips),
         *uvicorn_tls(settings), *settings.server_args, APP_TARGET,
     ]  # fmt: skip
@@ -270,7 +270,7 @@ GUNICORN_STYLE: dict[str, Option] = {
     "bind": flag("--bind", "{bind}"),
     "workers": flag("--workers", "{workers}"),
     "log_level": flag("--log-level", "{log_level}"),
-    "access_log": switch(lambda s: s.access_log, flag("--access-logfile", "-")),
+    "access_log": flag(),  # the image's own (django_asgi/accesslog.py); theirs is off by default
     "graceful_timeout": flag("--graceful-timeout", "{graceful_timeout}"),
     "keep_alive": flag("--keep-alive", "{keep_alive}"),
     "max_requests": switch(
@@ -302,7 +302,8 @@ SERVERS: dict[str, Server] = {
             "bind": switch(tls, daphne_tls_endpoint, daphne_supervised_endpoint),
             "workers": flag(),
             "log_level": lambda s: Effect(("--verbosity", DAPHNE_VERBOSITY[s.log_level])),
-            "access_log": switch(lambda s: s.access_log, flag("--access-log", "-"), flag("--access-log", "/dev/null")),
+            # the image's own access log; daphne's would write to stdout from -v 1 on
+            "access_log": flag("--access-log", "/dev/null"),
             "forwarded": any_proxy_only("daphne", "--proxy-headers", flag("--proxy-headers")),
             "graceful_timeout": flag(),  # django_asgi.daphne reads GRACEFUL_TIMEOUT
             "keep_alive": ignored("daphne keeps idle connections by Twisted's own timeout"),
@@ -396,7 +397,7 @@ SERVERS: dict[str, Server] = {
             "bind": flag("--host", "{host}", "--port", "{port}"),
             "workers": flag("--workers", "{workers}"),
             "log_level": flag("--log-level", "{log_level}"),
-            "access_log": switch(lambda s: s.access_log, flag("--access-log"), flag("--no-access-log")),
+            "access_log": flag("--no-access-log"),  # the image's own (django_asgi/accesslog.py)
             "forwarded": switch(
                 trusted_proxies,
                 wrap(

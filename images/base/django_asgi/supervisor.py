@@ -31,6 +31,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .logs import say
+
 PLAN_VARIABLE = "DJANGO_ASGI_PLAN"
 LISTEN_FD = 3  # the TCP listening socket, in every supervised process
 QUIC_FD = 4  # the UDP socket for QUIC, where the plan asks for one
@@ -57,10 +59,6 @@ class Plan:
     @classmethod
     def from_json(cls, raw: str) -> "Plan":
         return cls(**json.loads(raw))
-
-
-def say(line: str) -> None:
-    print(f"django-asgi: {line}", file=sys.stderr, flush=True)
 
 
 def open_socket(host: str, port: int, kind: str) -> socket.socket:
