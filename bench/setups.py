@@ -51,13 +51,6 @@ ALTERNATIVES = (
         "already. `ACCESS_LOG=1` turns it on.",
     ),
     Alternative(
-        "access log on, JSON",
-        "access log off (ACCESS_LOG=1 turns it on)",
-        {"ACCESS_LOG": "1", "LOG_FORMAT": "json"},
-        why="the same access log with LOG_FORMAT=json: each entry one JSON object with its fields, and every "
-        "other line of the container JSON too.",
-    ),
-    Alternative(
         "2 workers on the 1 CPU",
         "one worker per available CPU",
         {"WEB_CONCURRENCY": "2"},
