@@ -19,10 +19,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from .config import DEFAULT_REQUEST_ID_HEADER
 from .logs import json_wanted, request_id
 from .wrappers import ASGIApp, Message, Receive, Scope, Send
 
-DEFAULT_REQUEST_ID_HEADER = "X-Request-ID"
 ACCESS_LOGGER = "django_asgi.access"
 # An incoming ID is kept when it is short and printable; anything else is replaced.
 ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,200}")
@@ -62,15 +62,18 @@ def protocol_of(scope: Scope) -> str:
     return f"HTTP/{scope.get('http_version', '1.1')}"
 
 
+def target_of(fields: Mapping[str, Any]) -> str:
+    return fields["path"] + (f"?{fields['query']}" if fields["query"] else "")
+
+
 def request_line(fields: Mapping[str, Any]) -> str:
-    target = fields["path"] + (f"?{fields['query']}" if fields["query"] else "")
-    return f"{fields['method']} {target} {fields['protocol']} {fields['status']}"
+    return f"{fields['method']} {target_of(fields)} {fields['protocol']} {fields['status']}"
 
 
 def access_line(fields: Mapping[str, Any], created: float) -> str:
     """The text entry, combined-log-like, then the duration in seconds and the request ID."""
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(created))
-    target = fields["path"] + (f"?{fields['query']}" if fields["query"] else "")
+    target = target_of(fields)
     return (
         f'{fields["client"]} - - [{stamp}] "{fields["method"]} {target} {fields["protocol"]}" '
         f'{fields["status"]} {fields["bytes"]} "{fields["referer"] or "-"}" "{fields["user_agent"] or "-"}" '
@@ -91,17 +94,21 @@ class Exchange:
         kind = message["type"]
         if kind == "http.response.start":
             self.status = message["status"]
-            return {**message, "headers": [*message.get("headers", ()), (self.id_header, self.identifier)]}
+            return self.with_id(message)
         if kind == "http.response.body":
             self.bytes += len(message.get("body", b""))
         elif kind == "websocket.accept":
             self.status = 101
-            return {**message, "headers": [*message.get("headers", ()), (self.id_header, self.identifier)]}
+            return self.with_id(message)
         elif kind == "websocket.send":
             self.bytes += len(message.get("bytes") or b"") + len((message.get("text") or "").encode())
         elif kind == "websocket.close" and self.status is None:
             self.status = 403  # closed before it was accepted: the handshake was refused
         return message
+
+    def with_id(self, message: Message) -> Message:
+        """A response's start (or a WebSocket's accept) with the request ID's header added."""
+        return {**message, "headers": [*message.get("headers", ()), (self.id_header, self.identifier)]}
 
 
 def with_request_ids(app: ASGIApp, *, access_log: bool, id_header: str = DEFAULT_REQUEST_ID_HEADER) -> ASGIApp:

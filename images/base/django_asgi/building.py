@@ -17,8 +17,8 @@ from dataclasses import asdict
 from typing import Any
 
 from . import appmodule, safety, static, sync_threads
-from .accesslog import DEFAULT_REQUEST_ID_HEADER, with_request_ids
-from .config import AppTarget, ConfigError
+from .accesslog import with_request_ids
+from .config import DEFAULT_REQUEST_ID_HEADER, AppTarget, ConfigError
 from .wrappers import ASGIApp, with_health, with_lifespan, with_root_path, with_static_files
 
 

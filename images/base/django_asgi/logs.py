@@ -12,7 +12,6 @@ import sys
 import time
 from typing import Any
 
-LOG_FORMATS = ("text", "json")
 LAUNCHER_LOGGER = "django_asgi"
 # The line prefixes django-asgi's own lines use, and the level each one means.
 SAID_LEVELS = {"error: ": "error", "warning: ": "warning", "check: ": "warning"}
