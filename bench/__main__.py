@@ -36,14 +36,20 @@ def options_parser() -> Parser:
     parser.add_argument("--starts", type=positive, default=5, help="cold starts of each setup (5)")
     parser.add_argument("--no-sizes", action="store_true", help="skip the image sizes (docker save | gzip)")
     parser.add_argument("--skip-build", action="store_true", help="the family's images exist: do not bake them")
+    only = parser.add_mutually_exclusive_group()
     parser.add_argument("--output", type=Path, default=ROOT / "docs", help="where the results go (docs/)")
-    parser.add_argument(
+    only.add_argument(
         "--report-only", action="store_true", help="measure nothing: write the .md and .png again from the .json"
     )
-    parser.add_argument(
+    only.add_argument(
         "--starts-only",
         action="store_true",
         help="measure the cold starts again (after a change to start-up) and keep the .json's load runs",
+    )
+    only.add_argument(
+        "--side-by-side-only",
+        action="store_true",
+        help="measure the side-by-side rounds again (the access log's cost) and keep the rest of the .json",
     )
     return parser
 
@@ -60,7 +66,7 @@ def main() -> int:
         ensure_debian_tools()
         os.execv(VENV_BIN / "python", [str(VENV_BIN / "python"), "-m", "bench", *sys.argv[1:]])
     from .run import BenchError
-    from .session import measure, measure_starts
+    from .session import measure, measure_side_by_side, measure_starts
     from .setups import default_line
 
     if arguments.report_only:
@@ -72,6 +78,8 @@ def main() -> int:
     try:
         if arguments.starts_only:
             measure_starts(arguments, line, servers, date)
+        elif arguments.side_by_side_only:
+            measure_side_by_side(arguments, line, servers, date)
         else:
             measure(arguments, line, servers, date=date)
     except BenchError as error:

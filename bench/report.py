@@ -8,6 +8,7 @@ from typing import Any
 
 from .run import medians
 from .setups import (
+    ACCESS_LOG_WHY,
     ALTERNATIVES,
     GRANIAN_WSGI,
     GUNICORN_WSGI,
@@ -22,6 +23,7 @@ from .setups import (
     REAL_OURS,
     REAL_THREADS,
     SEED,
+    SIDE_BY_SIDE,
     WEBSOCKET_BEFORE,
     WEBSOCKET_OURS,
     WSGI,
@@ -233,6 +235,8 @@ def defaults_section(s: Summary) -> str:
     for server in s.servers:
         ours = key(server, OURS)
         for label in s.labels(server, "alternative"):
+            if not any(label == f"ours, {a.name}" for a in ALTERNATIVES):
+                continue  # an alternative measured once and dropped since (the .json keeps its runs)
             alternative, other = alternative_named(label), key(server, label)
             rows.append(
                 [
@@ -267,6 +271,45 @@ def defaults_section(s: Summary) -> str:
         + why
         + "\n"
     )
+
+
+def side_by_side_section(results: dict[str, Any]) -> str:
+    """Each change's CPU per request against ours beside it, round by round."""
+    rounds = results.get("side_by_side", [])
+    if not rounds:
+        return ""
+    rows = []
+    for server in results["servers"]:
+        for change in SIDE_BY_SIDE:
+            measured = [r for r in rounds if r["server"] == server and r["change"] == change.name]
+            if measured:
+                rows.append(side_by_side_row(server, change.name, measured))
+    when = results.get("side_by_side_date")
+    again = f"Measured again on {when} (`--side-by-side-only`). " if when else ""
+    return (
+        f"\n## The access log's cost, side by side\n\n{again}A cost of a few percent is below what one lone run "
+        "can show on this machine (the same setup's throughput moves by up to 20-30 % from one container to the "
+        "next). So each round starts ours and ours with one setting changed together (which one first alternates "
+        "by round), both on the server's CPU, "
+        f"and loads both at once, each with its own wrk of {results['options']['connections'] // 2} connections "
+        "for the warm-up and the measured run: whatever the machine does, it does to both. The cost is the "
+        "change's CPU time per request (the container's cgroup over the requests it served) over ours, per "
+        f"round ({1 + max(r['repeat'] for r in rounds)} rounds); the first row of each server sets ours beside "
+        "ours, the method's own noise.\n\n" + table(SIDE_BY_SIDE_HEADER, rows) + f"\n{ACCESS_LOG_WHY}\n"
+    )
+
+
+SIDE_BY_SIDE_HEADER = [
+    "server", "beside ours", "ours µs CPU / request", "it µs CPU / request", "its cost, per round", "req/s ours / it",
+]  # fmt: skip
+
+
+def side_by_side_row(server: str, change: str, measured: list[dict[str, Any]]) -> list[str]:
+    ours = statistics.median(r["ours"]["cpu_us"] for r in measured)
+    other = statistics.median(r["other"]["cpu_us"] for r in measured)
+    costs = [r["other"]["cpu_us"] / r["ours"]["cpu_us"] for r in measured if r["ours"]["cpu_us"]]
+    rps = (statistics.median(r[name]["rps"] for r in measured) for name in ("ours", "other"))
+    return [server, change, f"{ours:,.0f}", f"{other:,.0f}", difference(costs), " / ".join(f"{v:,.0f}" for v in rps)]
 
 
 def static_section(s: Summary) -> str:
@@ -457,6 +500,7 @@ def markdown(results: dict[str, Any]) -> str:
             real_section(summary),
             heavy_start_section(summary),
             defaults_section(summary),
+            side_by_side_section(results),
             static_section(summary),
             websocket_section(summary),
             proxy_section(summary),

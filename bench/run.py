@@ -6,6 +6,7 @@ import re
 import socket
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,23 +148,93 @@ def rss_mib(container_id: str) -> float:
     return int(values.get("anon", values.get("total_rss", 0))) / 2**20
 
 
+def cpu_seconds(container_id: str) -> float:
+    """CPU time the container's processes have used so far: `usage_usec` on cgroup v2,
+    cpuacct.usage (ns) on v1."""
+    usage = docker(
+        "exec",
+        container_id,
+        "sh",
+        "-c",
+        "grep '^usage_usec' /sys/fs/cgroup/cpu.stat 2>/dev/null || cat /sys/fs/cgroup/cpuacct/cpuacct.usage",
+    ).split()
+    return int(usage[1]) / 1e6 if usage[0] == "usage_usec" else int(usage[0]) / 1e9
+
+
 def load_round(setup: Setup, options: Options) -> dict[str, object]:
+    """One fresh container: a warm-up, then the measured run, with the CPU time it took
+    (the server's cost per request, steadier than its throughput on a shared machine)."""
     with running(setup) as container:
         idle = rss_mib(container.id)
         try:
-            script = str(ROOT / setup.script) if setup.script else None
-            for seconds in (options.warmup, options.seconds):
-                if setup.websocket:
-                    url = "ws" + container.base.removeprefix("http") + setup.path
-                    load = websocket.run(url, connections=options.connections, seconds=seconds, cpu=LOAD_CPU)
-                else:
-                    load = wrk.run(
-                        container.url, connections=options.connections, seconds=seconds, cpu=LOAD_CPU, script=script
-                    )
+            load_for(setup, container, options.warmup, options)
+            cpu_before = cpu_seconds(container.id)
+            load = load_for(setup, container, options.seconds, options)
+            cpu = cpu_seconds(container.id) - cpu_before
         except RuntimeError as error:
             raise BenchError(f"{setup.key}: {error}") from None
         after = rss_mib(container.id)
-    return {**asdict(load), "rps": load.rps, "rss_idle_mib": idle, "rss_after_mib": after}
+    per_request = cpu / load.requests * 1e6 if load.requests else 0.0
+    return {**asdict(load), "rps": load.rps, "rss_idle_mib": idle, "rss_after_mib": after, "cpu_us": per_request}
+
+
+def side_by_side_round(
+    ours: Setup, other: Setup, options: Options, first_is_ours: bool = True
+) -> dict[str, dict[str, object]]:
+    """Both containers at once on the server's CPU, each loaded by its own wrk (half the
+    connections each) for the warm-up and the measured run, with the CPU time each took."""
+    # which one starts first alternates by round: the second one started came out a few
+    # percent cheaper than the first when both were ours
+    order = [("ours", ours), ("other", other)][:: 1 if first_is_ours else -1]
+    with running(order[0][1]) as first, running(order[1][1]) as second:
+        pair = {order[0][0]: first, order[1][0]: second}
+        connections = max(1, options.connections // 2)
+        for seconds in (options.warmup, options.seconds):
+            before = {name: cpu_seconds(container.id) for name, container in pair.items()}
+            loads = concurrent_loads(pair, seconds, connections)
+            used = {name: cpu_seconds(container.id) - before[name] for name, container in pair.items()}
+    return {
+        name: {**asdict(load), "rps": load.rps, "cpu_us": used[name] / load.requests * 1e6 if load.requests else 0.0}
+        for name, load in loads.items()
+    }
+
+
+def concurrent_loads(pair: dict[str, Running], seconds: int, connections: int) -> dict[str, wrk.Load]:
+    loads: dict[str, wrk.Load] = {}
+    failures: list[str] = []
+
+    def load(name: str, container: Running) -> None:
+        try:
+            loads[name] = wrk.run(container.url, connections=connections, seconds=seconds, cpu=LOAD_CPU)
+        except RuntimeError as error:
+            failures.append(str(error))
+
+    threads = [threading.Thread(target=load, args=item) for item in pair.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise BenchError(f"side by side: {failures[0]}")
+    return loads
+
+
+def interleaved_side_by_side(pairs: list[tuple[Setup, Setup]], options: Options) -> list[dict[str, object]]:
+    rounds = []
+    for repeat in range(options.repeats):
+        for ours, other in pairs:
+            print(f"bench: round {repeat + 1}/{options.repeats}: {other.server}: beside {other.label}", flush=True)
+            measured = side_by_side_round(ours, other, options, first_is_ours=repeat % 2 == 0)
+            rounds.append({"server": other.server, "change": other.label, "repeat": repeat, **measured})
+    return rounds
+
+
+def load_for(setup: Setup, container: Running, seconds: int, options: Options) -> wrk.Load:
+    if setup.websocket:
+        url = "ws" + container.base.removeprefix("http") + setup.path
+        return websocket.run(url, connections=options.connections, seconds=seconds, cpu=LOAD_CPU)
+    script = str(ROOT / setup.script) if setup.script else None
+    return wrk.run(container.url, connections=options.connections, seconds=seconds, cpu=LOAD_CPU, script=script)
 
 
 # What the process that imported the project says it took (django_asgi/building.py).

@@ -3,6 +3,7 @@
 import argparse
 import json
 from dataclasses import asdict
+from typing import Any
 
 from . import report
 from .run import (
@@ -13,10 +14,11 @@ from .run import (
     build,
     image_sizes,
     interleaved_loads,
+    interleaved_side_by_side,
     interleaved_starts,
     machine,
 )
-from .setups import NAIVE_PACKAGES, Line, naive_requirements, setups, wsgi_setups
+from .setups import NAIVE_PACKAGES, Line, Setup, naive_requirements, setups, side_by_side_pairs, wsgi_setups
 
 
 def versions(line: Line, servers: tuple[str, ...]) -> dict[str, object]:
@@ -30,13 +32,17 @@ def versions(line: Line, servers: tuple[str, ...]) -> dict[str, object]:
     }
 
 
+def last_results(arguments: argparse.Namespace) -> dict[str, Any]:
+    raw = arguments.output / "benchmarks.json"
+    if not raw.is_file():
+        raise BenchError(f"no {raw} to measure into: run the whole benchmark first")
+    return json.loads(raw.read_text())
+
+
 def measure_starts(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...], date: str) -> None:
     """The cold starts of every setup, measured again into the last session's results (its
     load runs kept, and the report says when each was measured)."""
-    raw = arguments.output / "benchmarks.json"
-    if not raw.is_file():
-        raise BenchError(f"no {raw} to add the cold starts to: run the whole benchmark first")
-    results = json.loads(raw.read_text())
+    results = last_results(arguments)
     build(line, servers, family=not arguments.skip_build)
     all_setups = [setup for server in servers for setup in setups(server, line)] + wsgi_setups(line, servers)
     options = Options(servers, seconds=0, warmup=0, repeats=0, connections=0, starts=arguments.starts, sizes=False)
@@ -47,8 +53,23 @@ def measure_starts(arguments: argparse.Namespace, line: Line, servers: tuple[str
     print(f"bench: wrote {arguments.output}/benchmarks.md, .png and .json (cold starts of {date})", flush=True)
 
 
-def measure(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...], date: str) -> dict[str, object]:
-    options = Options(
+def measure_side_by_side(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...], date: str) -> None:
+    """The side-by-side rounds (after a change to what they compare) measured again into the
+    last session's results, the rest kept; the report says when."""
+    results = last_results(arguments)
+    build(line, servers, family=not arguments.skip_build)
+    results["side_by_side"] = interleaved_side_by_side(pairs_of(line, servers), options_from(arguments, servers))
+    results["side_by_side_date"] = date
+    report.write(results, arguments.output)
+    print(f"bench: wrote {arguments.output}/benchmarks.md, .png and .json (side by side on {date})", flush=True)
+
+
+def pairs_of(line: Line, servers: tuple[str, ...]) -> list[tuple[Setup, Setup]]:
+    return [pair for server in servers for pair in side_by_side_pairs(server, line)]
+
+
+def options_from(arguments: argparse.Namespace, servers: tuple[str, ...]) -> Options:
+    return Options(
         servers=servers,
         seconds=arguments.seconds,
         warmup=arguments.warmup,
@@ -57,6 +78,10 @@ def measure(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...],
         starts=arguments.starts,
         sizes=not arguments.no_sizes,
     )
+
+
+def measure(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...], date: str) -> dict[str, object]:
+    options = options_from(arguments, servers)
     build(line, servers, family=not arguments.skip_build)
     all_setups = [setup for server in servers for setup in setups(server, line)] + wsgi_setups(line, servers)
     results = {
@@ -67,6 +92,7 @@ def measure(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...],
         "servers": list(servers),
         "setups": [{**asdict(setup), "key": setup.key} for setup in all_setups],
         "runs": interleaved_loads(all_setups, options),
+        "side_by_side": interleaved_side_by_side(pairs_of(line, servers), options),
         "cold_starts": interleaved_starts(all_setups, options),
         "sizes": image_sizes(line, servers) if options.sizes else {},
     }

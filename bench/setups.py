@@ -41,16 +41,6 @@ class Alternative:
 
 ALTERNATIVES = (
     Alternative(
-        "access log on",
-        "access log off (ACCESS_LOG=1 turns it on)",
-        {"ACCESS_LOG": "1"},
-        why="off by default: one entry per request costs throughput. Since the image has its own access log "
-        "(django_asgi/accesslog.py, the same on every server, the servers' own off), this row measures it in "
-        "text; the servers' own cost 6-17 % here before, hypercorn's the most. Errors and start-up lines are "
-        "logged either way, and Fly's proxy, ingress controllers and load balancers usually log requests "
-        "already. `ACCESS_LOG=1` turns it on.",
-    ),
-    Alternative(
         "2 workers on the 1 CPU",
         "one worker per available CPU",
         {"WEB_CONCURRENCY": "2"},
@@ -217,6 +207,41 @@ def static_setups(server: str, line: Line) -> list[Setup]:
         env = {**EXAMPLE_ENV, "SERVE_STATIC": "0", "SERVER_ARGS": GRANIAN_MOUNT}
         result.append(Setup(server, "static", "a static file, granian's mount", example, env, path=STATIC_FILE))
     return result
+
+
+# Side by side: ours and ours with one setting changed, started together on the same CPU and
+# loaded together, each by its own wrk: the machine's state, which moves a lone run's
+# throughput by +-20 % here, is the same for both, so a cost of a few percent shows.
+SIDE_BY_SIDE_KIND = "side by side"
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    name: str
+    env: dict[str, str]  # what it changes in ours (nothing: the method's own noise)
+
+
+SIDE_BY_SIDE = (
+    SideBySide("ours again (the method's noise)", {}),
+    SideBySide("access log, text", {"ACCESS_LOG": "1"}),
+    SideBySide("access log, JSON", {"ACCESS_LOG": "1", "LOG_FORMAT": "json"}),
+)
+ACCESS_LOG_WHY = (
+    "The access log is off by default: Fly's proxy, ingress controllers and load balancers usually log requests "
+    "already, and errors and start-up lines are logged either way; `ACCESS_LOG=1` turns it on. It is the image's "
+    "own (django_asgi/accesslog.py), the same on every server, theirs off: the entries are formatted without "
+    "`logging` and the ones finished in one turn of the event loop are written in one system call. The servers' "
+    "own access logs cost 6-17 % of throughput here before, hypercorn's the most."
+)
+
+
+def side_by_side_pairs(server: str, line: Line) -> list[tuple[Setup, Setup]]:
+    """(ours, ours changed) for each of SIDE_BY_SIDE, to be run at the same time."""
+    ours = Setup(server, SIDE_BY_SIDE_KIND, OURS, line.images[f"sample-{server}"], dict(OURS_ENV))
+    return [
+        (ours, Setup(server, SIDE_BY_SIDE_KIND, change.name, ours.image, {**OURS_ENV, **change.env}))
+        for change in SIDE_BY_SIDE
+    ]
 
 
 def alternative_named(label: str) -> Alternative:

@@ -5,8 +5,8 @@ import asyncio
 import io
 import json
 import logging
+import re
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,15 +23,34 @@ class Collected(logging.Handler):
         self.records.append(record)
 
 
+class Writes(io.StringIO):
+    """stdout as the access log sees it, counting its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
 @pytest.fixture
-def access_records() -> Iterator[list[logging.LogRecord]]:
-    handler = Collected()
-    logger = logging.getLogger(accesslog.ACCESS_LOGGER)
-    logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
+def stdout(monkeypatch: pytest.MonkeyPatch) -> Writes:
+    out = Writes()
+    monkeypatch.setattr(accesslog.WRITER, "stream", out)
+    return out
+
+
+@pytest.fixture
+def in_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "json")
+
+
+def entries(stdout: Writes) -> list[dict]:
+    """The JSON access entries written so far (anything still pending written first)."""
+    accesslog.WRITER.flush()
+    return [json.loads(line) for line in stdout.getvalue().splitlines()]
 
 
 def http_scope(path: str = "/page", headers: list[tuple[bytes, bytes]] | None = None) -> dict:
@@ -61,33 +80,75 @@ def run(app: object, scope: dict) -> list[dict]:
     return sent
 
 
-def test_an_entry_per_request_with_the_exchange(access_records: list[logging.LogRecord]) -> None:
+@pytest.mark.usefixtures("in_json")
+def test_an_entry_per_request_with_the_exchange(stdout: Writes) -> None:
     sent = run(accesslog.with_request_ids(page, access_log=True), http_scope())
-    (record,) = access_records
-    assert (record.status, record.bytes, record.client, record.scheme, record.query) == (
+    (entry,) = entries(stdout)
+    assert list(entry) == ["time", "level", "logger", "message", *accesslog.ACCESS_FIELDS]
+    assert (entry["status"], entry["bytes"], entry["client"], entry["scheme"], entry["query"]) == (
         404,
         9,
         "203.0.113.9",
         "https",
         "q=1",
     )
-    assert record.getMessage().startswith("203.0.113.9 - - [")
-    assert '"GET /page?q=1 HTTP/1.1" 404 9 "-" "agent/1" ' in record.getMessage()
-    assert (b"x-request-id", record.request_id.encode()) in sent[0]["headers"]
-    assert all(hasattr(record, key) for key in accesslog.ACCESS_FIELDS)
+    assert (entry["logger"], entry["level"], entry["message"]) == (
+        "django_asgi.access",
+        "info",
+        "GET /page?q=1 HTTP/1.1 404",
+    )
+    assert (b"x-request-id", entry["request_id"].encode()) in sent[0]["headers"]
 
 
-def test_no_entry_with_the_access_log_off(access_records: list[logging.LogRecord]) -> None:
+def test_the_text_entry_is_combined_log_like(stdout: Writes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    sent = run(accesslog.with_request_ids(page, access_log=True), http_scope())
+    accesslog.WRITER.flush()
+    (line,) = stdout.getvalue().splitlines()
+    identifier = dict(sent[0]["headers"])[b"x-request-id"].decode()
+    assert re.fullmatch(
+        r'203\.0\.113\.9 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /page\?q=1 HTTP/1\.1" 404 9 "-" '
+        rf'"agent/1" \d+\.\d{{6}} {identifier}',
+        line,
+    ), line
+    assert re.fullmatch(r"[0-9a-f]{32}", identifier)  # made here: none came with the request
+
+
+@pytest.mark.usefixtures("in_json")
+def test_entries_of_one_loop_turn_are_one_write(stdout: Writes) -> None:
+    app = accesslog.with_request_ids(page, access_log=True)
+
+    async def three_at_once() -> None:
+        await asyncio.gather(*(app(http_scope(f"/{n}"), receive_nothing, ignore) for n in range(3)))
+        await asyncio.sleep(0)  # the turn ends: the batch goes out
+
+    asyncio.run(three_at_once())
+    assert stdout.writes == 1 and [entry["path"] for entry in entries(stdout)] == ["/0", "/1", "/2"]
+    accesslog.WRITER.add("outside any event loop")  # e.g. a thread of the app's own: written at once
+    assert stdout.writes == 2 and stdout.getvalue().endswith("outside any event loop\n")
+
+
+async def receive_nothing() -> dict:
+    return {"type": "http.request", "body": b""}
+
+
+async def ignore(message: dict) -> None:
+    pass
+
+
+def test_no_entry_with_the_access_log_off(stdout: Writes) -> None:
     sent = run(accesslog.with_request_ids(page, access_log=False), http_scope())
-    assert access_records == [] and any(name == b"x-request-id" for name, _ in sent[0]["headers"])
+    assert entries(stdout) == [] and any(name == b"x-request-id" for name, _ in sent[0]["headers"])
 
 
 @pytest.mark.parametrize(("given", "kept"), [(b"abc-123", True), (b"two words", False), (b"x" * 201, False)])
-def test_an_acceptable_incoming_id_is_kept(given: bytes, kept: bool, access_records: list[logging.LogRecord]) -> None:
+@pytest.mark.usefixtures("in_json")
+def test_an_acceptable_incoming_id_is_kept(given: bytes, kept: bool, stdout: Writes) -> None:
     app = accesslog.with_request_ids(page, access_log=True, id_header="Fly-Request-Id")
     sent = run(app, http_scope(headers=[(b"fly-request-id", given)]))
     returned = dict(sent[0]["headers"])[b"fly-request-id"]
     assert (returned == given) is kept and len(returned) > 0
+    assert [entry["request_id"] for entry in entries(stdout)] == [returned.decode()]
 
 
 def test_records_made_during_the_request_carry_its_id() -> None:
@@ -112,13 +173,14 @@ def test_records_made_during_the_request_carry_its_id() -> None:
     assert lines.getvalue().splitlines() == ["req-7 inside the view", "the project's own after the request"]
 
 
-def test_a_failing_app_is_logged_as_500(access_records: list[logging.LogRecord]) -> None:
+@pytest.mark.usefixtures("in_json")
+def test_a_failing_app_is_logged_as_500(stdout: Writes) -> None:
     async def failing(scope: dict, receive: object, send: object) -> None:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
         run(accesslog.with_request_ids(failing, access_log=True), http_scope())
-    assert [record.status for record in access_records] == [500]
+    assert [entry["status"] for entry in entries(stdout)] == [500]
 
 
 def test_a_record_in_json_is_one_object_with_its_traceback() -> None:

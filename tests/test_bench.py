@@ -17,10 +17,12 @@ from bench.setups import (
     HEAVY_UNCHECKED,
     NAIVE_COMMANDS,
     REAL_OURS,
+    SIDE_BY_SIDE,
     WSGI,
     WSGI_COMMANDS,
     default_line,
     setups,
+    side_by_side_pairs,
 )
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:32768/
@@ -97,6 +99,12 @@ def test_a_short_run_of_one_server_writes_every_result(tmp_path: Path) -> None:
     said = {start["setup"]: start.get("checks_seconds") for start in results["cold_starts"]}
     assert said[f"{server}: {HEAVY_OURS}"] is not None and said[f"{server}: {HEAVY_BARE}"] is None
     assert results["sizes"][server]["own_bytes"] > 0
+    side_by_side = results["side_by_side"]
+    assert {r["change"] for r in side_by_side} == {change.name for change in SIDE_BY_SIDE}
+    for measured in side_by_side:
+        for load in (measured["ours"], measured["other"]):
+            assert load["requests"] > 0 and load["errors"] == load["non_2xx"] == 0 and load["cpu_us"] > 0, measured
+    assert "## The access log's cost, side by side" in (tmp_path / "benchmarks.md").read_text()
     markdown = (tmp_path / "benchmarks.md").read_text()
     assert f"| {server} |" in markdown and "WHY_" not in markdown
     assert "## A real app's sync pages" in markdown
@@ -109,6 +117,15 @@ def test_a_short_run_of_one_server_writes_every_result(tmp_path: Path) -> None:
     assert {start["setup"] for start in remeasured["cold_starts"]} == expected_starts
     assert remeasured["cold_starts"] != results["cold_starts"]  # timings, measured again
     assert "cold starts measured again on" in (tmp_path / "benchmarks.md").read_text()
+    beside = bench(
+        "--servers", server, "--seconds", "1", "--warmup", "1", "--repeats", "1", "--side-by-side-only",
+        "--skip-build", "--output", str(tmp_path),
+    )  # fmt: skip
+    assert beside.returncode == 0, beside.stderr[-2000:]
+    again_beside = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert again_beside["runs"] == results["runs"] and again_beside["cold_starts"] == remeasured["cold_starts"]
+    assert again_beside["side_by_side"] != results["side_by_side"] and again_beside["side_by_side_date"]
+    assert "Measured again on" in (tmp_path / "benchmarks.md").read_text()
 
 
 def test_the_setups_differ_from_ours_in_one_thing_each() -> None:
@@ -122,6 +139,9 @@ def test_the_setups_differ_from_ours_in_one_thing_each() -> None:
                 assert len(set(setup.env.items()) - set(ours.env.items())) == 1, setup
             if setup.kind == "naive":
                 assert setup.image != ours.image and setup.command
+        for (mine, beside), change in zip(side_by_side_pairs(server, default_line()), SIDE_BY_SIDE, strict=True):
+            assert (mine.image, mine.env) == (ours.image, ours.env) and beside.image == ours.image
+            assert beside.env == {**ours.env, **change.env}, beside
         heavy = next(setup for setup in line_setups if setup.kind == "heavy")
         bare = next(setup for setup in line_setups if setup.kind == "heavy bare")
         assert (bare.image, bare.env, heavy.command) == (heavy.image, heavy.env, ()) and bare.command

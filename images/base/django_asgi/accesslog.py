@@ -11,11 +11,13 @@ fixed keys; the client and scheme are what the server's proxy handling
 (FORWARDED_ALLOW_IPS) made of them.
 """
 
-import logging
+import asyncio
+import atexit
+import json
+import random
 import re
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +25,7 @@ from .config import DEFAULT_REQUEST_ID_HEADER
 from .logs import json_wanted, request_id
 from .wrappers import ASGIApp, Message, Receive, Scope, Send
 
+# The `logger` of the JSON entries (they are written here, not through logging: AccessWriter).
 ACCESS_LOGGER = "django_asgi.access"
 # An incoming ID is kept when it is short and printable; anything else is replaced.
 ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,200}")
@@ -33,17 +36,63 @@ ACCESS_FIELDS = (
 )  # fmt: skip
 
 
-def access_logger() -> logging.Logger:
-    """The access log's logger, on stdout (JSON there too with LOG_FORMAT=json)."""
-    logger = logging.getLogger(ACCESS_LOGGER)
-    if not getattr(logger, "django_asgi_configured", False):
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-        logger.django_asgi_configured = True  # type: ignore[attr-defined]
-    return logger
+class AccessWriter:
+    """Access entries on stdout, written in batches: the entries finished in one turn of the
+    event loop go out in one write when it ends (under load many per system call, alone at
+    once). The entries are formatted here rather than through `logging`: a LogRecord, a
+    handler's lock and a flush per request were most of the access log's cost."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+        self.stream: Any = None  # sys.stdout as it is when written (None), or another
+
+    def add(self, line: str) -> None:
+        self.pending.append(line)
+        if len(self.pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop running here (a thread of the app's own): now
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        text = "\n".join(self.pending) + "\n"
+        self.pending.clear()
+        stream = self.stream or sys.stdout  # with LOG_FORMAT=json, jsonlogs' stream: objects pass as they are
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):  # stdout closed or gone: nowhere to log
+            pass
+
+
+WRITER = AccessWriter()
+atexit.register(WRITER.flush)
+
+
+class Clock:
+    """The entry's time stamps, formatted once a second rather than once a request."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.text = self.rfc3339 = ""
+
+    def at(self, created: float) -> None:
+        second = int(created)
+        if second != self.second:
+            self.second = second
+            self.text = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+            self.rfc3339 = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
+CLOCK = Clock()
+
+
+def new_id() -> str:
+    """32 hex digits, like uuid4().hex, without a system call per request (random reseeds
+    itself in every forked worker, so workers and replicas do not repeat each other)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def header(scope: Scope, name: bytes) -> str:
@@ -72,13 +121,21 @@ def request_line(fields: Mapping[str, Any]) -> str:
 
 def access_line(fields: Mapping[str, Any], created: float) -> str:
     """The text entry, combined-log-like, then the duration in seconds and the request ID."""
-    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(created))
-    target = target_of(fields)
+    CLOCK.at(created)
     return (
-        f'{fields["client"]} - - [{stamp}] "{fields["method"]} {target} {fields["protocol"]}" '
+        f'{fields["client"]} - - [{CLOCK.text}] "{fields["method"]} {target_of(fields)} {fields["protocol"]}" '
         f'{fields["status"]} {fields["bytes"]} "{fields["referer"] or "-"}" "{fields["user_agent"] or "-"}" '
         f"{fields['duration']:.6f} {fields['request_id']}"
     )
+
+
+def access_object(fields: Mapping[str, Any], created: float) -> str:
+    """The JSON entry: the fixed keys of every JSON line (django_asgi.logs.entry), as its
+    message only the request line and status (the rest would be said twice), the fields."""
+    CLOCK.at(created)
+    stamp = f"{CLOCK.rfc3339}.{int(created % 1 * 1000):03d}Z"
+    head = {"time": stamp, "level": "info", "logger": ACCESS_LOGGER, "message": request_line(fields)}
+    return json.dumps({**head, **fields}, ensure_ascii=False)
 
 
 class Exchange:
@@ -114,15 +171,14 @@ class Exchange:
 def with_request_ids(app: ASGIApp, *, access_log: bool, id_header: str = DEFAULT_REQUEST_ID_HEADER) -> ASGIApp:
     """Request IDs for every request, and the access log when `access_log` is on."""
     name = id_header.lower().encode("latin-1")
-    logger = access_logger() if access_log else None
-    in_json = json_wanted()
+    formatted = (access_object if json_wanted() else access_line) if access_log else None
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await app(scope, receive, send)
             return
         given = header(scope, name)
-        identifier = given if ACCEPTABLE_ID.fullmatch(given) else uuid.uuid4().hex
+        identifier = given if ACCEPTABLE_ID.fullmatch(given) else new_id()
         exchange = Exchange(scope, name, identifier)
         token = request_id.set(identifier)
         began = time.perf_counter()
@@ -136,19 +192,17 @@ def with_request_ids(app: ASGIApp, *, access_log: bool, id_header: str = DEFAULT
             exchange.status = exchange.status or 500
             raise
         finally:
-            if logger is not None:
-                log_access(logger, scope, exchange, identifier, time.perf_counter() - began, in_json)
+            if formatted is not None:
+                fields = access_fields(scope, exchange, identifier, time.perf_counter() - began)
+                WRITER.add(formatted(fields, time.time()))
             request_id.reset(token)
 
     return application
 
 
-def log_access(
-    logger: logging.Logger, scope: Scope, exchange: Exchange, identifier: str, duration: float, in_json: bool
-) -> None:
-    """One entry: in text the combined-log-like line; in JSON the fields, and as its message
-    only the request line and status (the rest would be said twice in every entry)."""
-    fields = {
+def access_fields(scope: Scope, exchange: Exchange, identifier: str, duration: float) -> dict[str, Any]:
+    """What one entry says, under the keys the JSON entry gives them (ACCESS_FIELDS)."""
+    return {
         "client": client_of(scope),
         "method": "GET" if exchange.websocket else scope.get("method", "-"),
         "path": scope.get("path", ""),
@@ -163,5 +217,3 @@ def log_access(
         "scheme": scope.get("scheme", "ws" if exchange.websocket else "http"),
         "type": scope["type"],
     }
-    message = request_line(fields) if in_json else access_line(fields, time.time())
-    logger.info(message, extra=fields)

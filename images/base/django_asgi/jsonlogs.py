@@ -49,8 +49,8 @@ class JsonLines(io.TextIOBase):
         with self.lock:
             self.pending += text
             *lines, self.pending = self.pending.split("\n")
-            for line in lines:
-                self.stream.write(self.as_json(line) + "\n")
+            if lines:  # one write for them all (the access log writes its entries in batches)
+                self.stream.write("".join(self.as_json(line) + "\n" for line in lines))
         return len(text)
 
     def as_json(self, line: str) -> str:

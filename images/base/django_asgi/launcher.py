@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import appmodule, config, logs, safety
+from . import appmodule, config, installed, logs, safety
 from .config import (
     TARGET_VARIABLE,
     USER_SETTINGS_VARIABLE,
@@ -126,9 +126,11 @@ def parse_arguments(args: Sequence[str] | None) -> Options:
 
 
 def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
-    """Validate every setting, cheapest first, and that the app's module exists."""
+    """Validate every setting, cheapest first, that the server and the image's packages are
+    still installed as built (django_asgi/installed.py), and that the app's module exists."""
     settings, server = read_settings(env, app_dir)
     argv = server.command(settings)  # may refuse a setting the server cannot honour
+    installed.check(argv[0], env.get("PATH"))  # the server still there, as the image was built
     appmodule.check(settings.app)
     environment = server_environment(env, settings, server)
     warnings = development_settings(env, settings)
