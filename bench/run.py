@@ -174,8 +174,12 @@ def load_round(setup: Setup, options: Options) -> dict[str, object]:
         except RuntimeError as error:
             raise BenchError(f"{setup.key}: {error}") from None
         after = rss_mib(container.id)
-    per_request = cpu / load.requests * 1e6 if load.requests else 0.0
-    return {**asdict(load), "rps": load.rps, "rss_idle_mib": idle, "rss_after_mib": after, "cpu_us": per_request}
+    return {**measured(load, cpu), "rss_idle_mib": idle, "rss_after_mib": after}
+
+
+def measured(load: wrk.Load, cpu: float) -> dict[str, object]:
+    """A load run's figures, with the CPU it took per request in µs."""
+    return {**asdict(load), "rps": load.rps, "cpu_us": cpu / load.requests * 1e6 if load.requests else 0.0}
 
 
 def side_by_side_round(
@@ -189,14 +193,11 @@ def side_by_side_round(
     with running(order[0][1]) as first, running(order[1][1]) as second:
         pair = {order[0][0]: first, order[1][0]: second}
         connections = max(1, options.connections // 2)
-        for seconds in (options.warmup, options.seconds):
-            before = {name: cpu_seconds(container.id) for name, container in pair.items()}
-            loads = concurrent_loads(pair, seconds, connections)
-            used = {name: cpu_seconds(container.id) - before[name] for name, container in pair.items()}
-    return {
-        name: {**asdict(load), "rps": load.rps, "cpu_us": used[name] / load.requests * 1e6 if load.requests else 0.0}
-        for name, load in loads.items()
-    }
+        concurrent_loads(pair, options.warmup, connections)
+        before = {name: cpu_seconds(container.id) for name, container in pair.items()}
+        loads = concurrent_loads(pair, options.seconds, connections)
+        used = {name: cpu_seconds(container.id) - before[name] for name, container in pair.items()}
+    return {name: measured(load, used[name]) for name, load in loads.items()}
 
 
 def concurrent_loads(pair: dict[str, Running], seconds: int, connections: int) -> dict[str, wrk.Load]:

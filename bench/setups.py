@@ -244,8 +244,10 @@ def side_by_side_pairs(server: str, line: Line) -> list[tuple[Setup, Setup]]:
     ]
 
 
-def alternative_named(label: str) -> Alternative:
-    return next(a for a in ALTERNATIVES if label == f"ours, {a.name}")
+def alternative_named(label: str) -> Alternative | None:
+    """The alternative a setup's label names; None for one measured once and dropped since
+    (the .json keeps its runs)."""
+    return next((a for a in ALTERNATIVES if label == f"ours, {a.name}"), None)
 
 
 # The real app: the corpus's locallibrary (sync class-based views, the ORM on SQLite,

@@ -288,6 +288,17 @@ def build_image(context: Path, *options: str, timeout: float = 1200) -> subproce
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT)
 
 
+def build_on_tag(context: Path, server: str, *options: str, **build_args: str) -> subprocess.CompletedProcess[str]:
+    """build_image of a Dockerfile that starts `FROM org/django-asgi:${SERVER}` (README's
+    recipes, examples/), on this run's image of `server`: SERVER and `build_args` as
+    --build-arg, `options` as buildx's."""
+    arguments = {"SERVER": server, **build_args}
+    return build_image(
+        context, *options, "--build-context", f"org/django-asgi:{server}=docker-image://{image(server)}",
+        *(arg for name, value in arguments.items() for arg in ("--build-arg", f"{name}={value}")),
+    )  # fmt: skip
+
+
 def run_to_completion(
     tag: str, *options: str, command: Sequence[str] = (), timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

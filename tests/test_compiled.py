@@ -10,7 +10,7 @@ from harness import (
     LOCKED_DOWN,
     ROOT,
     assert_starts_clean,
-    build_image,
+    build_on_tag,
     docker,
     image,
     readable_copy,
@@ -35,12 +35,8 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (project / "requirements").mkdir()
     (project / "requirements" / "production.txt").write_text(PRODUCTION)
     (project / "requirements.txt").write_text("-r requirements/production.txt\n")
-    args = {"SERVER": server, **BUILD_ARGS}
-    result = build_image(
-        project, "--load", "--tag", TAG, "--file", str(ROOT / "examples" / "compiled" / "Dockerfile"),
-        "--build-context", f"org/django-asgi:{server}=docker-image://{image(server)}",
-        *(arg for name, value in args.items() for arg in ("--build-arg", f"{name}={value}")),
-    )  # fmt: skip
+    dockerfile = str(ROOT / "examples" / "compiled" / "Dockerfile")
+    result = build_on_tag(project, server, "--load", "--tag", TAG, "--file", dockerfile, **BUILD_ARGS)
     assert result.returncode == 0, result.stderr[-4000:]
     yield TAG
     docker("image", "rm", "--force", TAG, check=False)

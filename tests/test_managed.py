@@ -15,9 +15,8 @@ from harness import (
     LOCKED_DOWN,
     ROOT,
     assert_starts_clean,
-    build_image,
+    build_on_tag,
     docker,
-    image,
     readable_copy,
     run_to_completion,
     running,
@@ -59,10 +58,7 @@ def managed_project(tmp_path: Path, tool: str) -> Path:
 
 def build(project: Path, tag: str, server: str, *options: str) -> float:
     began = time.monotonic()
-    result = build_image(
-        project, "--load", "--tag", tag, "--build-arg", f"SERVER={server}",
-        "--build-context", f"org/django-asgi:{server}=docker-image://{image(server)}", *options,
-    )  # fmt: skip
+    result = build_on_tag(project, server, "--load", "--tag", tag, *options)
     assert result.returncode == 0, result.stderr[-4000:]
     return time.monotonic() - began
 

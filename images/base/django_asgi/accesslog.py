@@ -13,7 +13,6 @@ fixed keys; the client and scheme are what the server's proxy handling
 
 import asyncio
 import atexit
-import json
 import random
 import re
 import sys
@@ -22,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import DEFAULT_REQUEST_ID_HEADER
-from .logs import json_wanted, request_id
+from .logs import entry, json_wanted, request_id, utc_second
 from .wrappers import ASGIApp, Message, Receive, Scope, Send
 
 # The `logger` of the JSON entries (they are written here, not through logging: AccessWriter).
@@ -71,24 +70,6 @@ WRITER = AccessWriter()
 atexit.register(WRITER.flush)
 
 
-class Clock:
-    """The entry's time stamps, formatted once a second rather than once a request."""
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.text = self.rfc3339 = ""
-
-    def at(self, created: float) -> None:
-        second = int(created)
-        if second != self.second:
-            self.second = second
-            self.text = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
-            self.rfc3339 = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-
-
-CLOCK = Clock()
-
-
 def new_id() -> str:
     """32 hex digits, like uuid4().hex, without a system call per request (random reseeds
     itself in every forked worker, so workers and replicas do not repeat each other)."""
@@ -121,21 +102,18 @@ def request_line(fields: Mapping[str, Any]) -> str:
 
 def access_line(fields: Mapping[str, Any], created: float) -> str:
     """The text entry, combined-log-like, then the duration in seconds and the request ID."""
-    CLOCK.at(created)
+    stamp = utc_second("%d/%b/%Y:%H:%M:%S +0000", int(created))
     return (
-        f'{fields["client"]} - - [{CLOCK.text}] "{fields["method"]} {target_of(fields)} {fields["protocol"]}" '
+        f'{fields["client"]} - - [{stamp}] "{fields["method"]} {target_of(fields)} {fields["protocol"]}" '
         f'{fields["status"]} {fields["bytes"]} "{fields["referer"] or "-"}" "{fields["user_agent"] or "-"}" '
         f"{fields['duration']:.6f} {fields['request_id']}"
     )
 
 
 def access_object(fields: Mapping[str, Any], created: float) -> str:
-    """The JSON entry: the fixed keys of every JSON line (django_asgi.logs.entry), as its
-    message only the request line and status (the rest would be said twice), the fields."""
-    CLOCK.at(created)
-    stamp = f"{CLOCK.rfc3339}.{int(created % 1 * 1000):03d}Z"
-    head = {"time": stamp, "level": "info", "logger": ACCESS_LOGGER, "message": request_line(fields)}
-    return json.dumps({**head, **fields}, ensure_ascii=False)
+    """The JSON entry: the fixed keys of every JSON line, as its message only the request
+    line and status (the rest would be said twice), then the fields."""
+    return entry(created, "info", ACCESS_LOGGER, request_line(fields), **fields)
 
 
 class Exchange:

@@ -5,6 +5,7 @@ Imported at interpreter start with LOG_FORMAT=json: the standard library only.
 """
 
 import contextvars
+import functools
 import json
 import logging
 import os
@@ -35,10 +36,16 @@ def json_wanted() -> bool:
     return os.environ.get("LOG_FORMAT", "").strip().lower() == "json"
 
 
+@functools.lru_cache(maxsize=8)
+def utc_second(form: str, second: int) -> str:
+    """A second in UTC as time.strftime writes it: formatted once a second, not once a line
+    (the access log stamps every request)."""
+    return time.strftime(form, time.gmtime(second))
+
+
 def rfc3339(created: float) -> str:
     """UTC with milliseconds: 2026-12-02T15:00:00.123Z."""
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    return f"{utc_second('%Y-%m-%dT%H:%M:%S', int(created))}.{int(created % 1 * 1000):03d}Z"
 
 
 def entry(created: float, level: str, logger: str, message: str, **fields: object) -> str:
