@@ -21,7 +21,7 @@ LAST_FIGURES = ROOT / ".venv" / "figures.md"
 FIGURES: dict[str, str] = {
     "drain": "docker stop, 3 s request in flight",
     "crash": "requests failed while a worker was killed",
-    "load": "10,000 requests at 64 connections",
+    "load": "5,000 requests at 64 connections",
     "memory": "memory (RSS) before → after the load",
     "slow_clients": "a request beside 200 slow clients",
 }

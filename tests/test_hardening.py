@@ -120,7 +120,7 @@ def test_healthy_without_a_health_route(server: str, tls: bool, certificates) ->
 
 def test_unhealthy_when_the_health_route_fails(server: str) -> None:
     """HEALTHCHECK_PATH=/healthz queries the database: removing it breaks the app."""
-    options = ["--env=HEALTHCHECK_PATH=/healthz", "--health-interval=1s", "--health-start-interval=1s"]
+    options = ["--env=HEALTHCHECK_PATH=/healthz", "--health-interval=0.5s", "--health-start-interval=0.5s"]
     with serving(server, *options) as container:
         wait_for_health(container, "healthy")
         docker("exec", container.id, "rm", "/tmp/hello_django.sqlite3")
@@ -128,7 +128,7 @@ def test_unhealthy_when_the_health_route_fails(server: str) -> None:
 
 
 EXAMPLE_COM = ("--env=DJANGO_ALLOWED_HOSTS=example.com", "--env=DJANGO_DEBUG=1")
-PROBES = ("--health-interval=1s", "--health-start-interval=1s")
+PROBES = ("--health-interval=0.5s", "--health-start-interval=0.5s")  # four probes in two seconds
 DISALLOWED = re.compile(r"DisallowedHost|Invalid HTTP_HOST|Traceback|Not Found")
 
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from django_asgi import (
     appmodule,
+    channel_layers,
     config,
     constraints,
     cpus,
@@ -598,6 +599,7 @@ def test_server_environment_describes_the_wrapping(preload: bool, reload: bool, 
         "static": {"serve_static": True, "collectstatic": False, "root_path": "/app"},
         "healthcheck_path": "",
         "sync_threads": config.DEFAULT_SYNC_THREADS,
+        "workers": chosen.workers,
         "check_deploy": "warn",
         "development": reload,
         "say_findings": says,
@@ -782,6 +784,75 @@ def test_a_missing_or_outside_include_is_one_line(tmp_path: Path, lines: str, me
     assert requirements.main([str(tmp_path / "project" / "requirements.txt"), str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("files", "read"),
+    [
+        (["requirements.txt"], "requirements.txt"),
+        (["requirements.txt", "poetry.lock", "pyproject.toml"], "poetry.lock"),  # the lock is the truth
+        (["uv.lock", "pyproject.toml"], "uv.lock"),
+        (["Pipfile", "Pipfile.lock"], "Pipfile.lock"),
+    ],
+)
+def test_a_projects_lock_or_else_its_requirements_txt_is_read(tmp_path: Path, files: list[str], read: str) -> None:
+    for name in files:
+        (tmp_path / name).write_text("")
+    lock = requirements.lock_of(tmp_path)
+    assert (lock.file if lock else "requirements.txt") == read
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["uv.lock", "poetry.lock"], "has uv.lock and poetry.lock: keep the one your project is managed with"),
+        (["pyproject.toml"], "has no uv.lock, poetry.lock, Pipfile.lock or requirements.txt"),
+    ],
+)
+def test_two_locks_or_none_is_one_line(tmp_path: Path, files: list[str], message: str, capsys) -> None:
+    (tmp_path / "project").mkdir()
+    for name in files:
+        (tmp_path / "project" / name).write_text("")
+    assert requirements.main([str(tmp_path / "project"), str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1, error
+
+
+def test_a_projects_requirements_txt_is_followed_from_its_directory(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "requirements.txt").write_text("-r base.txt\n")
+    (tmp_path / "project" / "base.txt").write_text("django\n")
+    assert requirements.main([str(tmp_path / "project"), str(tmp_path / "out")]) == 0
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["base.txt", "requirements.txt"]
+
+
+def test_every_lock_has_its_tools_hash_locked_in_the_image() -> None:
+    for lock in requirements.LOCKS:
+        pinned = (ROOT / "images" / "base" / "tools" / f"{lock.tool}.txt").read_text()
+        assert f"\n{lock.tool}==" in pinned and "--hash=sha256:" in pinned, lock.tool
+
+
+# ---- Channels' layers ---------------------------------------------------------------------
+
+IN_MEMORY = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+REDIS = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [("redis", 6379)]}}
+
+
+def test_an_in_memory_layer_under_several_workers_is_one_notice() -> None:
+    (notice,) = channel_layers.notices(SimpleNamespace(CHANNEL_LAYERS={"default": IN_MEMORY, "other": REDIS}), 4)
+    assert notice.startswith("CHANNEL_LAYERS['default'] is channels.layers.InMemoryChannelLayer"), notice
+    assert "4 worker processes" in notice and "channels_redis" in notice and "WEB_CONCURRENCY=1" in notice
+
+
+@pytest.mark.parametrize(
+    ("layers", "workers"),
+    [({"default": IN_MEMORY}, 1), ({"default": REDIS}, 4), (None, 4), ({}, 4)],
+    ids=["one-worker", "redis", "no-setting", "empty"],
+)
+def test_other_layers_or_one_worker_say_nothing(layers: dict | None, workers: int) -> None:
+    django_settings = SimpleNamespace(**({} if layers is None else {"CHANNEL_LAYERS": layers}))
+    assert channel_layers.notices(django_settings, workers) == []
+    assert channel_layers.notices(None, workers) == []
 
 
 # ---- media files ---------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_the_pinned_versions_file_matches_the_locks() -> None:
     assert PINS_FILE.read_text() == pins_document(lock_specs())
 
 
-@pytest.mark.parametrize("source", list(STANDALONE_LOCKS), ids=lambda source: source.parent.name)
+@pytest.mark.parametrize("source", list(STANDALONE_LOCKS), ids=lambda source: "/".join(source.parts[-2:]))
 def test_each_standalone_lock_is_current(source) -> None:
     """The tests' tools and the example project: locked from their requirements.in too."""
     lock = source.with_suffix(".txt")

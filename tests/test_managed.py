@@ -30,8 +30,8 @@ RECIPE = ROOT / "examples" / "managed" / "Dockerfile"
 STYLESHEET = ROOT / "sample_app" / "hello" / "static" / "hello" / "hello.css"
 LEFT_TOOLS = "command -v uv poetry pipenv; ls -d /tools /lock 2>/dev/null"
 LOCKED_DJANGO = "5.2."  # every lock pins Django 5.2 LTS, not the image's line
-# uv on every server; Poetry's and pipenv's export differs from uv's, the install after it not.
-BUILDS = [("uv", server) for server in servers()] + [("poetry", servers()[-1]), ("pipenv", servers()[-1])]
+# Each tool FROM every server: README says the recipe works on every tag.
+BUILDS = [(tool, server) for tool in ("uv", "poetry", "pipenv") for server in servers()]
 # uv's Docker guide, as a new user follows it on top of the image.
 UV_GUIDE = """FROM {image}
 USER root

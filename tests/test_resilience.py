@@ -163,12 +163,12 @@ def wrk(url: str, requests: int, connections: int) -> dict[str, float]:
     return {**counts, "rps": counts["total"] / counts["seconds"]}
 
 
-LOAD_REQUESTS = 10_000
+LOAD_REQUESTS = 5_000
 LOAD_CONNECTIONS = 64
 
 
 def test_load_without_errors(sample: Container, server: str, capabilities: Matrix) -> None:
-    """10,000 requests of the sample's index page at 64 connections: no error, no non-2xx."""
+    """5,000 requests of the sample's index page at 64 connections: no error, no non-2xx."""
     before = bench.run.rss_mib(sample.id)
     counts = wrk(sample.url + "/", LOAD_REQUESTS, LOAD_CONNECTIONS)
     after = bench.run.rss_mib(sample.id)

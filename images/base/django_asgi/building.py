@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from . import appmodule, safety, static, sync_threads
+from . import appmodule, channel_layers, safety, static, sync_threads
 from .accesslog import with_request_ids
 from .config import DEFAULT_REQUEST_ID_HEADER, AppTarget, ConfigError
 from .wrappers import ASGIApp, with_health, with_lifespan, with_root_path, with_static_files
@@ -45,7 +45,12 @@ def build(target: AppTarget, wrapping: dict[str, Any], *, examine: bool) -> tupl
         )
     served, static_notices = static.plan(static.StaticOptions(**wrapping.get("static", {})), django_settings)
     close_database_connections(django_settings)
-    notices = [*static_notices, *static.media_notices(django_settings), *sync_threads.notices(django_settings)]
+    notices = [
+        *static_notices,
+        *static.media_notices(django_settings),
+        *sync_threads.notices(django_settings),
+        *channel_layers.notices(django_settings, wrapping.get("workers", 1)),
+    ]
     said = (
         f"imported {target.describe()} in {imported:.2f} s; {examined.summary}; "
         f"static={served.describe() if served else 'off'}"

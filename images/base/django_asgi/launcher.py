@@ -229,6 +229,7 @@ def server_environment(env: Mapping[str, str], settings: Settings, server: Serve
                 "static": asdict(StaticOptions.of(settings)),
                 "healthcheck_path": settings.healthcheck_path,
                 "sync_threads": settings.sync_threads,
+                "workers": settings.workers,  # for what the start says about Channels' layers
                 "check_deploy": settings.check_deploy,
                 "development": settings.reload,
                 # the launcher says them where it imports the app before the server starts
