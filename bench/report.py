@@ -284,8 +284,8 @@ def side_by_side_section(results: dict[str, Any]) -> str:
             measured = [r for r in rounds if r["server"] == server and r["change"] == change.name]
             if measured:
                 rows.append(side_by_side_row(server, change.name, measured))
-    when = results.get("side_by_side_date")
-    again = f"Measured again on {when} (`--side-by-side-only`). " if when else ""
+    dated = any("date" in r for r in rounds)
+    again = "Measured with `--side-by-side-only`, on the dates the rounds column gives. " if dated else ""
     return (
         f"\n## The access log's cost, side by side\n\n{again}A cost of a few percent is below what one lone run "
         "can show on this machine (the same setup's throughput moves by up to 20-30 % from one container to the "
@@ -294,13 +294,14 @@ def side_by_side_section(results: dict[str, Any]) -> str:
         f"and loads both at once, each with its own wrk of {results['options']['connections'] // 2} connections "
         "for the warm-up and the measured run: whatever the machine does, it does to both. The cost is the "
         "change's CPU time per request (the container's cgroup over the requests it served) over ours, per "
-        f"round ({1 + max(r['repeat'] for r in rounds)} rounds); the first row of each server sets ours beside "
+        "round (the rounds column says how many, and when); the first row of each server sets ours beside "
         "ours, the method's own noise.\n\n" + table(SIDE_BY_SIDE_HEADER, rows) + f"\n{ACCESS_LOG_WHY}\n"
     )
 
 
 SIDE_BY_SIDE_HEADER = [
     "server", "beside ours", "ours µs CPU / request", "it µs CPU / request", "its cost, per round", "req/s ours / it",
+    "rounds",
 ]  # fmt: skip
 
 
@@ -309,7 +310,10 @@ def side_by_side_row(server: str, change: str, measured: list[dict[str, Any]]) -
     other = statistics.median(r["other"]["cpu_us"] for r in measured)
     costs = [r["other"]["cpu_us"] / r["ours"]["cpu_us"] for r in measured if r["ours"]["cpu_us"]]
     rps = (statistics.median(r[name]["rps"] for r in measured) for name in ("ours", "other"))
-    return [server, change, f"{ours:,.0f}", f"{other:,.0f}", difference(costs), " / ".join(f"{v:,.0f}" for v in rps)]
+    dates = sorted({r["date"] for r in measured if "date" in r})
+    rounds = f"{len(measured)} ({', '.join(dates)})" if dates else str(len(measured))
+    cells = [f"{ours:,.0f}", f"{other:,.0f}", difference(costs), " / ".join(f"{v:,.0f}" for v in rps), rounds]
+    return [server, change, *cells]
 
 
 def static_section(s: Summary) -> str:

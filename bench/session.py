@@ -54,11 +54,15 @@ def measure_starts(arguments: argparse.Namespace, line: Line, servers: tuple[str
 
 
 def measure_side_by_side(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...], date: str) -> None:
-    """The side-by-side rounds (after a change to what they compare) measured again into the
-    last session's results, the rest kept; the report says when."""
+    """The side-by-side rounds of `servers` (after a change to what they compare) measured
+    again into the last session's results, the rest kept (other servers' rounds too); each
+    round says when it was measured."""
     results = last_results(arguments)
     build(line, servers, family=not arguments.skip_build)
-    results["side_by_side"] = interleaved_side_by_side(pairs_of(line, servers), options_from(arguments, servers))
+    earlier = results.get("side_by_side_date") or results["date"]
+    kept = [{"date": earlier, **r} for r in results.get("side_by_side", []) if r["server"] not in servers]
+    measured = interleaved_side_by_side(pairs_of(line, servers), options_from(arguments, servers))
+    results["side_by_side"] = kept + [{**r, "date": date} for r in measured]
     results["side_by_side_date"] = date
     report.write(results, arguments.output)
     print(f"bench: wrote {arguments.output}/benchmarks.md, .png and .json (side by side on {date})", flush=True)

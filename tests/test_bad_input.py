@@ -21,6 +21,7 @@ BAD_SETTINGS = {
     "unknown-server": ({"ASGI_SERVER": "tornado"}, "ASGI_SERVER='tornado' is not a server of this image"),
     "log-level": ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not a log level"),
     "graceful-timeout": ({"GRACEFUL_TIMEOUT": "-1"}, "GRACEFUL_TIMEOUT='-1' is not a number of seconds"),
+    "drain-delay": ({"DRAIN_DELAY": "5s"}, "DRAIN_DELAY='5s' is not a number of seconds"),
     "access-log": ({"ACCESS_LOG": "maybe"}, "ACCESS_LOG='maybe' is not on or off"),
     "keep-alive": ({"KEEP_ALIVE": "long"}, "KEEP_ALIVE='long' is not a number of seconds"),
     "max-requests": ({"MAX_REQUESTS": "lots"}, "MAX_REQUESTS='lots' is not a count"),

@@ -125,7 +125,8 @@ def test_a_short_run_of_one_server_writes_every_result(tmp_path: Path) -> None:
     again_beside = json.loads((tmp_path / "benchmarks.json").read_text())
     assert again_beside["runs"] == results["runs"] and again_beside["cold_starts"] == remeasured["cold_starts"]
     assert again_beside["side_by_side"] != results["side_by_side"] and again_beside["side_by_side_date"]
-    assert "Measured again on" in (tmp_path / "benchmarks.md").read_text()
+    assert {r["date"] for r in again_beside["side_by_side"]} == {again_beside["side_by_side_date"]}
+    assert "Measured with `--side-by-side-only`, on the dates" in (tmp_path / "benchmarks.md").read_text()
 
 
 def test_the_setups_differ_from_ours_in_one_thing_each() -> None:

@@ -2,10 +2,14 @@
 
 import asyncio
 import json
+import os
 import re
 import shlex
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +23,7 @@ from django_asgi import (
     config,
     constraints,
     cpus,
+    drain,
     launcher,
     requirements,
     safety,
@@ -713,6 +718,65 @@ def test_the_probe_of_healthcheck_path_gets_a_host_allowed_hosts_takes(monkeypat
     wrappers.allowed_host.cache_clear()
     assert [h for k, h in seen[0]["headers"] if k == b"host"] == [host]
     assert [h for k, h in seen[1]["headers"] if k == b"host"] == [b"localhost"]  # only HEALTHCHECK_PATH
+
+
+def test_while_draining_the_health_route_says_503_and_responses_close(monkeypatch, tmp_path: Path) -> None:
+    mark = tmp_path / "draining"
+    monkeypatch.setenv(drain.DRAINING_VARIABLE, str(mark))
+    seen: list[dict] = []
+    app = with_health(recording_app(seen))
+    assert call(app, http_scope(config.HEALTH_PATH))[0]["status"] == 200
+    assert (b"connection", b"close") not in call(app, http_scope("/"))[0]["headers"]
+    mark.touch()
+    health = call(app, http_scope(config.HEALTH_PATH))
+    assert health[0]["status"] == 503 and health[1]["body"] == b"draining\n"
+    assert call(app, http_scope("/"))[0]["headers"] == [(b"connection", b"close")]
+    assert len(seen) == 2  # the app still serves
+
+
+RELAYED_SERVER = """
+import pathlib, signal, sys, time
+told = pathlib.Path(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *_: (told.touch(), sys.exit(3)))
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_the_relay_holds_sigterm_for_the_delay_then_exits_as_the_server(tmp_path: Path) -> None:
+    """The mark first, the server's SIGTERM only after it; the relay's exit status is the server's."""
+    mark, told = tmp_path / "draining", tmp_path / "told"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "images" / "base"),
+        drain.DRAINING_VARIABLE: str(mark),
+        **drain.relay_command([sys.executable, "-c", RELAYED_SERVER, str(told)], 2),
+    }
+    relay = subprocess.Popen([sys.executable, "-m", "django_asgi.drain"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)  # the server started; not a timing assertion: the order below is
+        relay.send_signal(signal.SIGTERM)
+        wait_for(mark.exists)
+        assert not told.exists()
+        assert relay.wait(timeout=30) == 3 and told.exists()
+        assert "SIGTERM: serving on for DRAIN_DELAY=2 s" in relay.stderr.read()
+    finally:
+        relay.kill()
+        relay.wait()
+
+
+def wait_for(check, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not within the timeout"
+        time.sleep(0.02)
+
+
+def test_drain_delay_needs_a_writable_tmp(monkeypatch) -> None:
+    monkeypatch.setattr(launcher.os, "access", lambda path, mode: False)
+    with pytest.raises(ConfigError, match=r"^DRAIN_DELAY=5 marks the container draining in /tmp, which is not "):
+        launcher.check_drain_mark(settings("granian", drain_delay=5))
+    launcher.check_drain_mark(settings("granian"))  # no delay, no mark
 
 
 def test_healthcheck_path_must_be_a_path() -> None:

@@ -57,6 +57,26 @@ def test_docker_stop_with_a_request_in_flight(server: str, capabilities: Matrix)
         capabilities.record(server, "drain", "no: requests in flight are cut")
 
 
+DRAIN_DELAY = 6  # long enough for the requests below, whatever the machine's load
+
+
+def test_drain_delay_serves_on_with_the_health_route_at_503(server: str) -> None:
+    """DRAIN_DELAY after SIGTERM: the health route says 503, requests on a kept-alive
+    connection and on new ones are still served, with `Connection: close`; then the server
+    stops as it would have, exit status 0."""
+    with serving(server, f"--env=DRAIN_DELAY={DRAIN_DELAY}") as container:
+        with httpx.Client(base_url=container.url, timeout=10) as kept_alive:
+            assert kept_alive.get("/-/health").status_code == 200
+            docker("kill", "--signal=TERM", container.id)
+            eventually(lambda: httpx.get(container.url + "/-/health").status_code == 503, "the health route at 503")
+            on_the_same_connection = kept_alive.get("/healthz")
+        on_a_new_one = httpx.get(container.url + "/healthz")
+        for response in (on_the_same_connection, on_a_new_one):
+            assert response.status_code == 200 and response.headers["connection"] == "close", response.headers
+        assert docker("wait", container.id).strip() == "0", container.logs()
+        assert f"SIGTERM: serving on for DRAIN_DELAY={DRAIN_DELAY} s" in container.stderr()
+
+
 def test_graceful_timeout_shorter_than_the_request_cuts_it(server: str) -> None:
     """GRACEFUL_TIMEOUT=1 with a 6 s request: cut off, and the container still exits well
     inside docker stop's timeout rather than being killed by it."""

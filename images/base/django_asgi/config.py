@@ -19,6 +19,9 @@ DEFAULT_LOG_LEVEL = "info"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 # Drain time on SIGTERM: inside docker stop's 10 s, with room for the processes to exit.
 DEFAULT_GRACEFUL_TIMEOUT = 8
+# After SIGTERM, seconds of serving on with the health route at 503 (django_asgi/drain.py):
+# none by default, so that `docker stop`'s 10 s hold GRACEFUL_TIMEOUT's 8.
+DEFAULT_DRAIN_DELAY = 0
 DEFAULT_KEEP_ALIVE = 5
 MAX_SECONDS = 3600
 MAX_WORKERS = 256
@@ -115,6 +118,7 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ()  # addresses/networks, or ("*",); () trusts none
     root_path: str = ""
     graceful_timeout: int = DEFAULT_GRACEFUL_TIMEOUT
+    drain_delay: int = DEFAULT_DRAIN_DELAY  # seconds of serving on after SIGTERM
     keep_alive: int = DEFAULT_KEEP_ALIVE
     max_requests: int = 0  # 0: workers are never recycled
     sync_threads: int = DEFAULT_SYNC_THREADS  # 0: Django's own ASGI handler for sync views

@@ -29,8 +29,9 @@ LIKELY_CAUSE = {
 }
 DEFAULT_CAUSE = "a `pip uninstall`, `pipenv clean` or a sync by another tool in the project's Dockerfile"
 FIX = (
-    "install the project beside the image's packages, never instead of them: `uv sync --locked --inexact`, "
-    "`poetry install` without --sync, `pipenv install --deploy` (README: Projects managed by uv, Poetry or pipenv)"
+    "install the project beside the image's packages, never instead of them: have the tool export the lock "
+    "and pip install that (`python -m django_asgi.requirements`, as examples/managed/Dockerfile does; README: "
+    "Projects managed by uv, Poetry or pipenv), or at least `uv sync --locked --inexact`"
 )
 
 

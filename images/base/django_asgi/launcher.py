@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import appmodule, config, installed, logs, safety
+from . import appmodule, config, drain, installed, logs, safety
 from .config import (
     TARGET_VARIABLE,
     USER_SETTINGS_VARIABLE,
@@ -40,6 +40,7 @@ CONTRACT_VARIABLES = frozenset(
         "ROOT_PATH",
         "SERVER_ARGS",
         "PRESTART",
+        "DRAIN_DELAY",
         "DJANGO_MIGRATE",
         "DJANGO_COLLECTSTATIC",
         "SERVE_STATIC",
@@ -77,6 +78,9 @@ def main(args: Sequence[str] | None = None) -> int:
         if options.print:
             if launch.plan:
                 say(f"supervised: django_asgi.supervisor runs {launch.plan.processes} of the command below")
+            elif launch.settings.drain_delay:
+                delay = launch.settings.drain_delay
+                say(f"relayed: django_asgi.drain runs the command below, its SIGTERM {delay} s late")
             print(shlex.join(launch.argv))
             return 0
         run_before_start(launch)
@@ -91,6 +95,11 @@ def main(args: Sequence[str] | None = None) -> int:
         say(f"exec the supervisor for {launch.plan.processes} of: {shlex.join(launch.argv)}")
         environment[PLAN_VARIABLE] = launch.plan.to_json()
         os.execve(sys.executable, [sys.executable, "-m", "django_asgi.supervisor"], environment)
+    if launch.settings.drain_delay:
+        # PID 1 holds SIGTERM for DRAIN_DELAY while the server, its child, serves on
+        say(f"exec the drain relay for: {shlex.join(launch.argv)}")
+        environment.update(drain.relay_command(launch.argv, launch.settings.drain_delay))
+        os.execve(sys.executable, [sys.executable, "-m", "django_asgi.drain"], environment)
     say(f"exec {shlex.join(launch.argv)}")
     # the program by its full path, so that ps shows which python it is
     program = shutil.which(launch.argv[0], path=environment.get("PATH")) or launch.argv[0]
@@ -132,9 +141,24 @@ def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
     argv = server.command(settings)  # may refuse a setting the server cannot honour
     installed.check(argv[0], env.get("PATH"))  # the server still there, as the image was built
     appmodule.check(settings.app)
+    check_drain_mark(settings)
     environment = server_environment(env, settings, server)
     warnings = development_settings(env, settings)
     return Launch(settings, argv, environment, server.notices(settings), server.plan(settings), warnings)
+
+
+def check_drain_mark(settings: Settings) -> None:
+    """DRAIN_DELAY marks the container draining in /tmp; a mark left by an earlier run of
+    the same container (`docker restart` keeps a /tmp that is no tmpfs) is removed."""
+    if not settings.drain_delay:
+        return
+    mark = Path(drain.DRAINING_FILE)
+    if not os.access(mark.parent, os.W_OK):
+        raise ConfigError(
+            f"DRAIN_DELAY={settings.drain_delay} marks the container draining in {mark.parent}, which is not "
+            f"writable by uid {os.getuid()}: mount one (docker run --tmpfs /tmp; an emptyDir on Kubernetes)"
+        )
+    mark.unlink(missing_ok=True)
 
 
 def development_settings(env: Mapping[str, str], settings: Settings) -> tuple[str, ...]:
@@ -182,6 +206,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         forwarded_allow_ips=config.read_forwarded_allow_ips(env),
         root_path=config.read_root_path(env),
         graceful_timeout=config.read_seconds(env, "GRACEFUL_TIMEOUT", default=config.DEFAULT_GRACEFUL_TIMEOUT),
+        drain_delay=config.read_seconds(env, "DRAIN_DELAY", default=config.DEFAULT_DRAIN_DELAY),
         keep_alive=config.read_seconds(env, "KEEP_ALIVE", default=config.DEFAULT_KEEP_ALIVE),
         max_requests=config.read_count(env, "MAX_REQUESTS"),
         sync_threads=config.read_sync_threads(env),
@@ -236,6 +261,7 @@ def server_environment(env: Mapping[str, str], settings: Settings, server: Serve
                 "say_findings": not imports_before_start(settings),
             }
         ),
+        **({drain.DRAINING_VARIABLE: drain.DRAINING_FILE} if settings.drain_delay else {}),
         # runserver needs it by name (RELOAD on daphne): as the asgi.py's import would set it
         USER_SETTINGS_VARIABLE: settings.app.settings_module
         or env.get("DJANGO_SETTINGS_MODULE", "").strip()
@@ -304,7 +330,8 @@ def summary(settings: Settings) -> str:
     return (
         f"{s.server} serving {s.app.describe()} on {s.bind}, {workers}; log_level={s.log_level} "
         f"access_log={'on' if s.access_log else 'off'} log_format={s.log_format} forwarded_allow_ips={proxies} "
-        f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s keep_alive={s.keep_alive}s "
+        f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s drain_delay={s.drain_delay}s "
+        f"keep_alive={s.keep_alive}s "
         f"max_requests={s.max_requests or 'off'} sync_threads={s.sync_threads or 'off'} "
         f"reload={'on' if s.reload else 'off'} preload={'on' if s.preloading else 'off'} "
         f"check_deploy={s.check_deploy} tls={tls_mode(s)} "

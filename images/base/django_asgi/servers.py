@@ -198,6 +198,7 @@ class Server:
             host=settings.host,
             port=settings.port,
             graceful_timeout=settings.graceful_timeout,
+            drain_delay=settings.drain_delay,
             sockets=self.supervised_sockets(settings),
             preload=settings.preloading,
         )

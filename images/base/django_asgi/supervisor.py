@@ -14,10 +14,11 @@ With PRELOAD (the plan's `preload`), the supervisor imports the app once (django
 one line and exit status 2 if the project cannot be imported) and forks each process, which
 runs the server's command line in the forked interpreter; without it, each process is a
 fresh interpreter that imports the app itself.
-A process that dies is replaced; on SIGTERM or SIGINT every process is told to drain, the
-supervisor stops listening, waits up to GRACEFUL_TIMEOUT (plus a moment to exit), and only
-then kills what is left. Processes dying again and again right after starting end the
-container with exit status 1 instead of restarting forever.
+A process that dies is replaced; on SIGTERM (once DRAIN_DELAY has passed: django_asgi/drain.py)
+or SIGINT every process is told to drain, the supervisor stops listening, waits up to
+GRACEFUL_TIMEOUT (plus a moment to exit), and only then kills what is left. Processes
+dying again and again right after starting end the container with exit status 1 instead
+of restarting forever.
 """
 
 import contextlib
@@ -31,6 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .drain import begin_draining
 from .logs import say
 
 PLAN_VARIABLE = "DJANGO_ASGI_PLAN"
@@ -52,6 +54,7 @@ class Plan:
     graceful_timeout: int
     sockets: list[str] = field(default_factory=lambda: ["tcp"])  # "tcp", "udp": opened here
     preload: bool = False  # import the app here and fork the processes, instead of spawning them
+    drain_delay: int = 0  # seconds of serving on after SIGTERM (django_asgi/drain.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -104,6 +107,7 @@ class Supervisor:
         self.children: dict[int, tuple[float, int]] = {}  # pid: when it started, its slot
         self.quick_deaths = 0
         self.stop_deadline: float | None = None
+        self.drain_until: float | None = None  # SIGTERM came: stop once DRAIN_DELAY has passed
 
     def start_process(self, slot: int) -> None:
         if self.plan.preload:
@@ -132,6 +136,14 @@ class Supervisor:
             sys.stdout.flush()
             sys.stderr.flush()
 
+    def drain(self, signum: int, frame: object) -> None:
+        """SIGTERM: serve on for DRAIN_DELAY (the health route at 503), then stop."""
+        if not self.plan.drain_delay:
+            self.stop(signum, frame)
+        elif self.drain_until is None:
+            self.drain_until = time.monotonic() + self.plan.drain_delay
+            begin_draining(self.plan.drain_delay)
+
     def stop(self, signum: int, frame: object) -> None:
         """Every process drains; the port closes once none of them listens any more."""
         if self.stop_deadline is not None:
@@ -147,7 +159,7 @@ class Supervisor:
                 os.kill(pid, signum)
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGTERM, self.drain)
         signal.signal(signal.SIGINT, self.stop)
         command = self.plan.command
         program = command[2] if command[:2] == ["python", "-m"] else Path(command[0]).name
@@ -155,6 +167,8 @@ class Supervisor:
         for slot in range(self.plan.processes):
             self.start_process(slot)
         while self.children:
+            if self.drain_until is not None and self.stop_deadline is None and time.monotonic() >= self.drain_until:
+                self.stop(signal.SIGTERM, None)
             if self.stop_deadline is not None and time.monotonic() > self.stop_deadline:
                 say(f"GRACEFUL_TIMEOUT passed: killing {len(self.children)} process(es) still running")
                 self.signal_children(signal.SIGKILL)

@@ -1,10 +1,13 @@
 """The image's ASGI wrappers around the user's application, the same on every server."""
 
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from .config import HEALTH_PATH, PROBE_HEADER
+from .drain import DRAINING_VARIABLE
 from .static import configured_settings
 
 Scope = MutableMapping[str, Any]
@@ -48,14 +51,21 @@ def with_health(app: ASGIApp, probe_path: str = "") -> ASGIApp:
 
     A request to the project's own probe_path (HEALTHCHECK_PATH) that carries the probe's
     PROBE_HEADER is passed on with a Host that ALLOWED_HOSTS accepts, so the project's
-    health view is asked as it would be through its domain."""
+    health view is asked as it would be through its domain.
+
+    With DRAIN_DELAY, once SIGTERM has marked the container draining (django_asgi/drain.py),
+    the health route answers 503 and every other response says `Connection: close`."""
     probe_header = PROBE_HEADER.encode()
+    mark = os.environ.get(DRAINING_VARIABLE)
+    draining = Path(mark).exists if mark else lambda: False
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
-                await answer_health(send, with_body=scope["method"] == "GET")
+                await answer_health(send, with_body=scope["method"] == "GET", draining=draining())
                 return
+            if mark and draining():
+                send = closing_connection(send)
             if probe_path and scope["path"] == probe_path and any(k == probe_header for k, _ in scope["headers"]):
                 host = allowed_host()
                 if host:
@@ -66,15 +76,29 @@ def with_health(app: ASGIApp, probe_path: str = "") -> ASGIApp:
     return application
 
 
-async def answer_health(send: Send, with_body: bool) -> None:
-    body = b"ok\n"
+async def answer_health(send: Send, with_body: bool, draining: bool = False) -> None:
+    body = b"draining\n" if draining else b"ok\n"
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"),
+        *([(b"connection", b"close")] if draining else []),
     ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.start", "status": 503 if draining else 200, "headers": headers})
     await send({"type": "http.response.body", "body": body if with_body else b""})
+
+
+def closing_connection(send: Send) -> Send:
+    """`send` with `Connection: close` on the response: the client opens its next request's
+    connection anew, to a replica that is not going away."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return sending
 
 
 @cache
