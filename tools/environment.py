@@ -20,6 +20,8 @@ STAMP = VENV / "requirements.sha256"
 DEBIAN_TOOLS = {
     "shellcheck": "shellcheck", "curl": "curl", "h2load": "nghttp2-client", "wrk": "wrk",
     "docker-registry": "docker-registry", "cosign": "cosign",
+    # `kubectl kustomize` renders examples/kubernetes: trixie's, whose kustomize is current
+    "kubectl": "kubernetes-client/trixie",
 }  # fmt: skip
 # `docker compose` (examples/compose's tests): the plugin from Debian trixie, which
 # ../shared/bin/docker-up adds to apt's sources for the engine.
