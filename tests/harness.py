@@ -265,6 +265,22 @@ def assert_starts_clean(stderr: str) -> None:
     assert "django-asgi: check: " not in stderr and "django-asgi: warning: " not in stderr, stderr
 
 
+@contextmanager
+def on_a_network_of_its_own(tag: str, alias: str, ready: Callable[[str], bool], what: str) -> Iterator[tuple[str, str]]:
+    """A container of `tag` (a service the tests build: PostgreSQL, Redis) on a network of its
+    own, reachable there by `alias`, once `ready(container)` holds; (container, network),
+    both removed afterwards."""
+    network = f"django-asgi-test-{uuid.uuid4().hex[:12]}"
+    docker("network", "create", network)
+    container = docker("run", "--detach", f"--network={network}", f"--network-alias={alias}", tag).strip()
+    try:
+        eventually(lambda: ready(container), what)
+        yield container, network
+    finally:
+        remove_container(container)
+        docker("network", "rm", network, check=False)
+
+
 def eventually(check: Callable[[], bool], what: str, timeout: float = 30, interval: float = 0.25) -> None:
     """Poll `check` until it holds; logs and servers take a moment to show an effect."""
     deadline = time.monotonic() + timeout

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from harness import Container, build_image, build_on_tag, docker, eventually, python_version, remove_container, running
+from harness import Container, build_image, build_on_tag, docker, on_a_network_of_its_own, python_version, running
 from websockets.asyncio.client import ClientConnection, connect
 
 CHANNELS = Path(__file__).resolve().parent / "channels"
@@ -44,15 +44,12 @@ def built(tag: str, dockerfile: str, *options: str) -> str:
 def redis_network(family: None) -> Iterator[str]:
     """Redis on a network of its own, reachable by the name `redis`; the network's name."""
     tag = built("django-asgi-test-redis:latest", "redis.Dockerfile", f"--build-arg=PYTHON_VERSION={python_version()}")
-    network = f"django-asgi-test-{uuid.uuid4().hex[:12]}"
-    docker("network", "create", network)
-    container = docker("run", "--detach", f"--network={network}", "--network-alias=redis", tag).strip()
-    try:
-        eventually(lambda: "PONG" in docker("exec", container, "redis-cli", "ping", check=False), "Redis answering")
+    with on_a_network_of_its_own(tag, "redis", answers_ping, "Redis answering") as (_, network):
         yield network
-    finally:
-        remove_container(container)
-        docker("network", "rm", network, check=False)
+
+
+def answers_ping(container: str) -> bool:
+    return "PONG" in docker("exec", container, "redis-cli", "ping", check=False)
 
 
 @pytest.fixture(scope="module")

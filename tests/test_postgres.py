@@ -4,7 +4,6 @@ CONN_MAX_AGE each SYNC_THREADS thread keeps one connection and reuses it, and th
 never holds more than it has threads; without, none is left open after the requests; and a
 connection the project's import opened is closed before the workers are forked with it."""
 
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -19,8 +18,8 @@ from harness import (
     docker,
     eventually,
     image,
+    on_a_network_of_its_own,
     python_version,
-    remove_container,
     running,
 )
 
@@ -50,15 +49,8 @@ def built(tag: str, *options: str) -> str:
 def database(family: None) -> Iterator[Database]:
     """PostgreSQL on a network of its own, reachable by the name `postgres`."""
     tag = built("django-asgi-test-postgres:latest", f"--build-arg=PYTHON_VERSION={python_version()}")
-    network = f"django-asgi-test-{uuid.uuid4().hex[:12]}"
-    docker("network", "create", network)
-    container = docker("run", "--detach", f"--network={network}", "--network-alias=postgres", tag).strip()
-    try:
-        eventually(lambda: ready(container), "PostgreSQL accepting connections")
+    with on_a_network_of_its_own(tag, "postgres", ready, "PostgreSQL accepting connections") as (container, network):
         yield Database(container, network)
-    finally:
-        remove_container(container)
-        docker("network", "rm", network, check=False)
 
 
 def ready(container: str) -> bool:

@@ -64,7 +64,7 @@ def with_health(app: ASGIApp, probe_path: str = "") -> ASGIApp:
             if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 await answer_health(send, with_body=scope["method"] == "GET", draining=draining())
                 return
-            if mark and draining():
+            if draining():
                 send = closing_connection(send)
             if probe_path and scope["path"] == probe_path and any(k == probe_header for k, _ in scope["headers"]):
                 host = allowed_host()
