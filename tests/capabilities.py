@@ -24,6 +24,7 @@ FIGURES: dict[str, str] = {
     "load": "5,000 requests at 64 connections",
     "memory": "memory (RSS) before → after the load",
     "slow_clients": "a request beside 200 slow clients",
+    "recycle": "workers over MAX_WORKER_MEMORY replaced under load",
 }
 
 # column: heading, in the table's order

@@ -25,6 +25,7 @@ BAD_SETTINGS = {
     "access-log": ({"ACCESS_LOG": "maybe"}, "ACCESS_LOG='maybe' is not on or off"),
     "keep-alive": ({"KEEP_ALIVE": "long"}, "KEEP_ALIVE='long' is not a number of seconds"),
     "max-requests": ({"MAX_REQUESTS": "lots"}, "MAX_REQUESTS='lots' is not a count"),
+    "max-worker-memory": ({"MAX_WORKER_MEMORY": "1"}, "MAX_WORKER_MEMORY='1' is not a worker's memory limit"),
     "proxy-address": ({"FORWARDED_ALLOW_IPS": "proxy.local"}, "'proxy.local' is not an IP address or network"),
     "root-path": ({"ROOT_PATH": "sub/"}, "ROOT_PATH='sub/' is not a URL path prefix"),
     "server-args": ({"SERVER_ARGS": "--name 'unclosed"}, "cannot be split like a shell"),

@@ -25,6 +25,7 @@ from django_asgi import (
     cpus,
     drain,
     launcher,
+    memory,
     requirements,
     safety,
     servers,
@@ -96,6 +97,8 @@ CHANGED = {
                                        "granian": "--no-http1-keep-alive"}),
     "max_requests": ({"max_requests": 1000}, {"hypercorn": "--max-requests 1000 --max-requests-jitter 100",
                                               "uvicorn": "--max-requests 1000 --max-requests-jitter 100"}),
+    "max_worker_memory": ({"max_worker_memory": 256},
+                          {"granian": "--workers-max-rss 256 --rss-sample-interval 1 --rss-samples 2"}),
     "reload": ({"reload": True}, {"hypercorn": "--reload", "uvicorn": "--reload", "granian": "--reload"}),
     "server_args": ({"server_args": ("--backlog", "64")}, {name: "--backlog 64" for name in DEFAULT_COMMANDS}),
 }  # fmt: skip
@@ -1386,3 +1389,196 @@ def test_a_development_default_in_manage_py_is_said_too(tmp_path: Path) -> None:
 
 def test_the_startup_line_says_the_check_mode() -> None:
     assert " check_deploy=fail " in launcher.summary(settings(check_deploy="fail"))
+
+
+# ---- MAX_WORKER_MEMORY (django_asgi/memory.py) --------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "mib"), [(None, 0), ("", 0), ("0", 0), (" 512 ", 512), ("64", 64)])
+def test_max_worker_memory_in_mib(raw: str | None, mib: int) -> None:
+    assert config.read_worker_memory({} if raw is None else {"MAX_WORKER_MEMORY": raw}) == mib
+
+
+@pytest.mark.parametrize("raw", ["1", "63", "512M", "1.5", "-1", "lots"])
+def test_bad_max_worker_memory(raw: str) -> None:
+    """A unit mistaken (1 meant as GiB) or a limit under an idle worker's size: one line."""
+    with pytest.raises(ConfigError, match=rf"^MAX_WORKER_MEMORY='{re.escape(raw)}' is not a worker's memory limit: "
+                       rf"use a whole number of MiB from {config.MIN_WORKER_MEMORY} \(an idle worker"):  # fmt: skip
+        config.read_worker_memory({"MAX_WORKER_MEMORY": raw})
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_COMMANDS))
+def test_max_worker_memory_is_the_images_watch_in_every_worker(name: str) -> None:
+    """granian replaces the worker itself (its flags in CHANGED), the watch only closing its
+    connections meanwhile; the other servers' workers stop themselves for their server to
+    replace. Not with RELOAD, which says so."""
+    server = servers.SERVERS[name]
+    stopped_by_granian = {"server_stops_it": True} if name == "granian" else {}
+    assert server.middleware(settings(name, max_worker_memory=256)) == [
+        servers.Middleware("django_asgi.memory:with_memory_limit", {"limit_mib": 256, **stopped_by_granian})
+    ]
+    assert server.middleware(settings(name)) == []
+    developing = settings(name, max_worker_memory=256, reload=True, explicit=frozenset({"MAX_WORKER_MEMORY"}))
+    assert server.middleware(developing) == []
+    assert server.notices(developing) == [
+        "MAX_WORKER_MEMORY: not with RELOAD: the reloader's process is never replaced"
+    ]
+
+
+def test_daphne_with_tls_refuses_max_worker_memory() -> None:
+    """Twisted's TLS endpoint binds the port in daphne's process: replacing it would close the port."""
+    with pytest.raises(ConfigError, match=r"^MAX_WORKER_MEMORY cannot be honoured with TLS on daphne"):
+        servers.SERVERS["daphne"].command(settings("daphne", max_worker_memory=256, tls=TLS))
+
+
+@pytest.fixture
+def this_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the server's code told the watch, recorded in order with what the watch does."""
+    events: list[str] = []
+    monkeypatch.setattr(memory.ThisProcess, "stop_accepting", [lambda: events.append("stop accepting")])
+    monkeypatch.setattr(memory.ThisProcess, "before_stopping", [lambda: events.append("marked recycled")])
+    return events
+
+
+def watched(events: list[str], readings: list[float], *, server_stops_it: bool = False) -> memory.Watch:
+    """A watch over a process whose RSS reads `readings` in turn, its sleeps and stop recorded."""
+    rss = iter(readings)
+    watch = memory.Watch(
+        256,
+        stop=None if server_stops_it else lambda: events.append("SIGTERM"),
+        read_rss=lambda: next(rss),
+        sleep=lambda seconds: events.append(f"sleep {seconds:g}{' closing' if watch.recycling else ''}"),
+    )
+    return watch
+
+
+def test_a_worker_over_the_limit_twice_in_a_row_stops_accepting_closes_and_stops(this_process, capsys) -> None:
+    """A peak once is no leak; then over twice: one line, no more new connections, a
+    second of `Connection: close`, the mark, SIGTERM."""
+    watch = watched(this_process, [100, 300, 100, 300, 301])
+    watch.run()
+    assert this_process == [
+        *["sleep 1"] * 4, "stop accepting", "sleep 1 closing", "marked recycled", "SIGTERM",
+    ]  # fmt: skip
+    assert capsys.readouterr().err == (
+        f"django-asgi: worker {os.getpid()} uses 301 MiB, over MAX_WORKER_MEMORY=256: replacing it (drained first)\n"
+    )
+
+
+def test_a_worker_over_the_limit_at_its_first_request_is_left_alone(this_process, capsys) -> None:
+    """Its successor would be as big: replacing it would never end."""
+    watch = watched(this_process, [300])
+    watch.run()
+    assert this_process == [] and not watch.recycling
+    assert capsys.readouterr().err == (
+        f"django-asgi: warning: worker {os.getpid()} uses 300 MiB at its first request, over "
+        "MAX_WORKER_MEMORY=256: a new worker would be as big; raise the limit\n"
+    )
+
+
+def test_on_granian_the_watch_only_closes_connections_until_granian_stops_the_worker(this_process, capsys) -> None:
+    watch = watched(this_process, [100, 300, 300], server_stops_it=True)
+    watch.run()
+    assert this_process == ["sleep 1", "sleep 1"] and watch.recycling
+    assert "over MAX_WORKER_MEMORY=256: replacing it (drained first)" in capsys.readouterr().err
+
+
+@pytest.fixture
+def started_watches(monkeypatch: pytest.MonkeyPatch) -> list[memory.Watch]:
+    """The watches whose threads would have started, recorded instead."""
+    started: list[memory.Watch] = []
+
+    class Thread:
+        def __init__(self, target, name: str, daemon: bool) -> None:
+            self.watch = target.__self__
+
+        def start(self) -> None:
+            started.append(self.watch)
+
+    monkeypatch.setattr(memory.threading, "Thread", Thread)
+    return started
+
+
+def test_every_process_watches_itself_from_its_first_request_and_closes_while_recycling(
+    monkeypatch, started_watches
+) -> None:
+    """The app is built before the fork (PRELOAD): each process starts its own watch."""
+    app = memory.with_memory_limit(recording_app([]), 256)
+    assert started_watches == []  # nothing watched where the app is built
+    assert call(app, http_scope("/"))[0]["headers"] == []
+    assert call(app, http_scope("/"))[0]["headers"] == []
+    (first,) = started_watches
+    first.recycling = True  # its thread found the worker over the limit
+    assert call(app, http_scope("/"))[0]["headers"] == [(b"connection", b"close")]
+    forked = os.getpid() + 1
+    monkeypatch.setattr(memory.os, "getpid", lambda: forked)  # a worker forked from this process
+    assert call(app, http_scope("/"))[0]["headers"] == []
+    assert len(started_watches) == 2 and not started_watches[1].recycling
+
+
+def test_hypercorns_listening_servers_stop_accepting_from_the_watchs_thread(monkeypatch, this_process) -> None:
+    monkeypatch.setattr(asyncio, "start_server", asyncio.start_server)  # put back afterwards
+    monkeypatch.setattr(memory.ThisProcess, "stop_accepting", [])
+    memory.record_asyncio_servers()
+    memory.record_asyncio_servers()  # once is enough
+
+    async def serve_then_stop_accepting() -> bool:
+        server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+        (stop_accepting,) = memory.ThisProcess.stop_accepting
+        await asyncio.to_thread(stop_accepting)
+        await asyncio.sleep(0)  # the loop runs what the thread asked of it
+        return server.is_serving()
+
+    assert asyncio.run(serve_then_stop_accepting()) is False
+
+
+def test_gunicorn_counts_a_recycled_worker_as_no_crash(monkeypatch, this_process) -> None:
+    """Workers replaced for their memory within 10 s of starting, again and again, never
+    halt the arbiter; workers that die do (gunicorn's errors module stands in here)."""
+
+    class HaltServerError(Exception):
+        def __init__(self, reason: str, exit_status: int = 1) -> None:
+            super().__init__(reason)
+
+    monkeypatch.setitem(sys.modules, "gunicorn", SimpleNamespace())
+    monkeypatch.setitem(sys.modules, "gunicorn.errors", SimpleNamespace(HaltServer=HaltServerError))
+    monkeypatch.delitem(sys.modules, "django_asgi.gunicorn_hooks", raising=False)
+    from django_asgi import gunicorn_hooks
+
+    arbiter = SimpleNamespace(num_workers=1)
+
+    def one_worker(*, recycled: bool) -> None:
+        worker = SimpleNamespace()
+        gunicorn_hooks.pre_fork(arbiter, worker)  # in the arbiter
+        gunicorn_hooks.post_fork(arbiter, worker)  # in the worker
+        if recycled:
+            memory.ThisProcess.before_stopping[-1]()  # the watch, before its SIGTERM
+        gunicorn_hooks.child_exit(arbiter, worker)  # in the arbiter
+        assert worker.django_asgi_recycled.closed
+
+    for _ in range(3 * supervisor.CRASH_LIMIT):
+        one_worker(recycled=True)
+    for _ in range(supervisor.CRASH_LIMIT - 1):
+        one_worker(recycled=False)
+    with pytest.raises(HaltServerError, match="workers died 5 times within 10 s of starting"):
+        one_worker(recycled=False)
+
+
+def test_the_supervisor_counts_a_process_done_draining_as_no_crash(monkeypatch) -> None:
+    """A process that drained and exited 0 (as one replaced for its memory does) is replaced
+    however young; one that dies young CRASH_LIMIT times in a row ends the container."""
+    pids = iter(range(100, 200))
+    monkeypatch.setattr(supervisor.os, "posix_spawn", lambda *args, **kwargs: next(pids))
+    monkeypatch.setattr(supervisor, "say", lambda line: None)
+    chief = supervisor.Supervisor(supervisor.Plan(["hypercorn"], 1, "127.0.0.1", unused_port(), 8))
+    try:
+        chief.start_process(0)
+        exits = [(0, 0)] * 10 + [(256, deaths) for deaths in range(1, supervisor.CRASH_LIMIT + 1)]  # 256: exit 1
+        for status, quick_deaths in exits:
+            (pid,) = chief.children
+            monkeypatch.setattr(supervisor.os, "waitpid", lambda wanted, options, pid=pid, status=status: (pid, status))
+            assert chief.reap()
+            assert chief.quick_deaths == quick_deaths
+    finally:
+        for sock in chief.sockets:
+            sock.close()

@@ -2,8 +2,11 @@
 built by tests/postgres/Dockerfile), counted by the server itself in pg_stat_activity: with
 CONN_MAX_AGE each SYNC_THREADS thread keeps one connection and reuses it, and the worker
 never holds more than it has threads; without, none is left open after the requests; and a
-connection the project's import opened is closed before the workers are forked with it."""
+connection the project's import opened is closed before the workers are forked with it.
+And replicas that start together with DJANGO_MIGRATE=1 apply each migration once."""
 
+import re
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -13,6 +16,8 @@ from typing import Any
 
 import pytest
 from harness import (
+    READY_TIMEOUT,
+    ROOT,
     Container,
     build_image,
     docker,
@@ -20,7 +25,11 @@ from harness import (
     image,
     on_a_network_of_its_own,
     python_version,
+    remove_container,
     running,
+    servers,
+    start_container,
+    wait_until_healthy,
 )
 
 POSTGRES = Path(__file__).resolve().parent / "postgres"
@@ -33,10 +42,19 @@ class Database:
     container: str
     network: str
 
+    def query(self, sql: str, database: str = "postgres") -> str:
+        """psql's unaligned output: one line per row, `|` between columns."""
+        return docker("exec", self.container, "psql", "-h", "/tmp", "-U", "postgres", "-d", database, "-Atc", sql)
+
     def app_connections(self) -> int:
         """Connections the sample holds open, as PostgreSQL counts them."""
-        query = f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}'"
-        return int(docker("exec", self.container, "psql", "-h", "/tmp", "-U", "postgres", "-Atc", query).strip())
+        return int(self.query(f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}'"))
+
+    def fresh(self) -> str:
+        """A new, empty database (the sample's DJANGO_DB_NAME), for a test that migrates."""
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        self.query(f"CREATE DATABASE {name}")
+        return name
 
 
 def built(tag: str, *options: str) -> str:
@@ -59,6 +77,10 @@ def ready(container: str) -> bool:
 
 @pytest.fixture(scope="module")
 def sample_with_psycopg(family: None, server: str) -> str:
+    return psycopg_sample(server)
+
+
+def psycopg_sample(server: str) -> str:
     return built(
         f"django-asgi-test-postgres-sample:{server}",
         "--file", str(POSTGRES / "sample.Dockerfile"),
@@ -123,3 +145,51 @@ def test_a_connection_the_import_opened_is_not_forked_into_the_workers(
     ) as container:
         eventually(lambda: database.app_connections() == 0, "the import's connection closed", timeout=10)
         assert database_view(container)["backend_pid"] > 0  # a worker opens its own
+
+
+REPLICAS = 3
+# Each replica's prestart script holds it until the test has seen all of them there: their
+# migrates then start within milliseconds of each other. Without the lock 7 of 8 such starts
+# failed (a loser's `relation "hello_visit" already exists`, or a duplicate key in pg_type for
+# django_migrations); started back to back without the barrier, none of 9 did.
+BARRIER = "until [ -e /barrier/go ]; do sleep 0.01; done\n"
+ERROR = re.compile(r"error|traceback", re.IGNORECASE)
+
+
+def test_replicas_starting_together_apply_each_migration_once(database: Database, tmp_path: Path) -> None:
+    """Three replicas with DJANGO_MIGRATE=1 on a fresh database, started at once: every one
+    serves a view that writes through the migrated table, django_migrations (no unique
+    constraint: a race shows as duplicates or as a loser's error) has each of the sample's
+    migrations once, and no log has an error line. One server (the suite's last, as the other
+    server-independent tests): the lock is the launcher's, taken before any server starts."""
+    name = database.fresh()
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    barrier.chmod(0o755)  # for the image's user
+    (barrier / "wait.sh").write_text(BARRIER)
+    (barrier / "wait.sh").chmod(0o644)
+    env = {"DJANGO_DB_HOST": "postgres", "DJANGO_DB_NAME": name, "DJANGO_MIGRATE": "1", "WEB_CONCURRENCY": "1"}
+    options = [f"--network={database.network}", f"--volume={barrier}:/barrier:ro", "--env=PRESTART=/barrier/wait.sh"]
+    options += [f"--env={variable}={value}" for variable, value in env.items()]
+    tag = psycopg_sample(servers()[-1])
+    replicas: list[Container] = []
+    try:
+        for _ in range(REPLICAS):
+            replicas.append(start_container(tag, *options))
+        eventually(lambda: all_said(replicas, "running prestart script"), "all at the barrier", timeout=READY_TIMEOUT)
+        (barrier / "go").touch()
+        for replica in replicas:
+            wait_until_healthy(replica, "/visits")
+        applied = database.query("SELECT app, name, count(*) FROM django_migrations GROUP BY app, name", name)
+        migrations = sorted(path.stem for path in (ROOT / "sample_app/hello/migrations").glob("0*.py"))
+        assert sorted(applied.splitlines()) == [f"hello|{migration}|1" for migration in migrations]
+        for replica in replicas:
+            logs = replica.logs()
+            assert not [line for line in logs.splitlines() if ERROR.search(line)], logs
+    finally:
+        for replica in replicas:
+            remove_container(replica.id)
+
+
+def all_said(containers: list[Container], line: str) -> bool:
+    return all(line in container.stderr() for container in containers)

@@ -20,6 +20,9 @@ from hello_django.tracing import current_trace
 from .models import Visit
 
 MAX_BUSY_SECONDS = 10.0
+MAX_LEAK_KIB = 1024
+# What /leak keeps for good: the process's memory only grows (tests/test_memory.py).
+leaked: list[bytes] = []
 STYLESHEET = Path(__file__).resolve().parent / "static" / "hello" / "hello.css"
 
 
@@ -177,3 +180,18 @@ def open_database_files() -> int:
         except OSError:
             continue
     return count
+
+
+def leak(request: HttpRequest) -> JsonResponse:
+    """Keep ?kib=N KiB (at most 1024) for the life of the process, as a cache that is never
+    emptied does, and say which process holds how much. A sync view: most projects' views,
+    and so most leaks, are sync (they run on the image's threads: the memory is the process's
+    all the same). Only tests/test_memory.py asks it, of a container of its own."""
+    try:
+        kib = int(request.GET.get("kib", "0"))
+    except ValueError:
+        kib = -1
+    if not 0 <= kib <= MAX_LEAK_KIB:
+        return JsonResponse({"error": f"kib must be from 0 to {MAX_LEAK_KIB}"}, status=400)
+    leaked.append(os.urandom(1024) * kib)  # written, so the pages are resident
+    return JsonResponse({"pid": os.getpid(), "leaked_kib": sum(len(chunk) for chunk in leaked) // 1024})

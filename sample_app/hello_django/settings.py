@@ -53,7 +53,7 @@ if os.environ.get("DJANGO_DB_HOST"):  # PostgreSQL, for tests/test_postgres.py
     DATABASES["default"] = {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": os.environ["DJANGO_DB_HOST"],
-        "NAME": "postgres",
+        "NAME": os.environ.get("DJANGO_DB_NAME", "postgres"),
         "USER": "postgres",
         "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
         "OPTIONS": {"application_name": "hello_django"},

@@ -16,6 +16,7 @@ urlpatterns = [
     path("sync/failure", sync_views.failure),
     path("sync/busy", sync_views.busy),
     path("sync/database", sync_views.database),
+    path("sync/leak", sync_views.leak),
     path("async/echo", views.echo),
     path("logged", views.logged),
 ]

@@ -28,6 +28,13 @@ MAX_WORKERS = 256
 # Threads per worker for sync views (django_asgi/handler.py): measured in docs/benchmarks.md
 DEFAULT_SYNC_THREADS = 4
 MAX_SYNC_THREADS = 256
+# MAX_WORKER_MEMORY's floor, in MiB: an idle worker of the sample project uses 45-50 MiB
+# (daphne's 70); a limit below that would replace workers forever (django_asgi/memory.py).
+MIN_WORKER_MEMORY = 64
+# A worker is over it when so many samples in a row, a second apart, say so (memory.py and
+# granian's own --rss-sample-interval/--rss-samples): a moment's peak is no leak.
+MEMORY_SAMPLES = 2
+MEMORY_SAMPLE_SECONDS = 1
 HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -121,6 +128,7 @@ class Settings:
     drain_delay: int = DEFAULT_DRAIN_DELAY  # seconds of serving on after SIGTERM
     keep_alive: int = DEFAULT_KEEP_ALIVE
     max_requests: int = 0  # 0: workers are never recycled
+    max_worker_memory: int = 0  # MiB of RSS a worker may use before it is replaced; 0: no limit
     sync_threads: int = DEFAULT_SYNC_THREADS  # 0: Django's own ASGI handler for sync views
     reload: bool = False
     # the app imported once in the server's main process, its workers forked from it
@@ -164,6 +172,7 @@ class Settings:
             "max_requests": self.max_requests,
             # spread recycling so workers do not all restart at once
             "max_requests_jitter": max(1, self.max_requests // 10),
+            "max_worker_memory": self.max_worker_memory,
             "tls_certfile": self.tls.certfile if self.tls else "",
             "tls_keyfile": self.tls.keyfile if self.tls else "",
             "tls_client_ca": (self.tls.client_ca or "") if self.tls else "",
@@ -248,6 +257,17 @@ def read_count(env: Mapping[str, str], name: str) -> int:
     raw = env.get(name, "").strip() or "0"
     if not raw.isdigit():
         raise ConfigError(f"{name}={describe(raw)} is not a count: use a whole number, 0 for never")
+    return int(raw)
+
+
+def read_worker_memory(env: Mapping[str, str]) -> int:
+    raw = env.get("MAX_WORKER_MEMORY", "").strip() or "0"
+    if not raw.isdigit() or 0 < int(raw) < MIN_WORKER_MEMORY:
+        raise ConfigError(
+            f"MAX_WORKER_MEMORY={describe(raw)} is not a worker's memory limit: use a whole number of MiB "
+            f"from {MIN_WORKER_MEMORY} (an idle worker already uses 50 or more: a lower limit would replace "
+            "it forever), or 0 for no limit"
+        )
     return int(raw)
 
 

@@ -21,6 +21,7 @@ from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromSt
 from twisted.web.http import HTTPChannel
 
 from .config import DEFAULT_GRACEFUL_TIMEOUT, read_seconds
+from .memory import ThisProcess
 
 DRAIN_POLL_SECONDS = 0.1
 
@@ -66,6 +67,8 @@ class DrainingServer(Server):
 
     def listen_success(self, port: Any) -> None:
         self.ports.append(port)
+        # MAX_WORKER_MEMORY: the process stops accepting before it drains (django_asgi/memory.py)
+        ThisProcess.stop_accepting.append(lambda: reactor.callFromThread(port.stopListening))
         super().listen_success(port)
 
     def drain(self) -> None:

@@ -209,6 +209,7 @@ def read_settings(env: Mapping[str, str], app_dir: Path) -> tuple[Settings, Serv
         drain_delay=config.read_seconds(env, "DRAIN_DELAY", default=config.DEFAULT_DRAIN_DELAY),
         keep_alive=config.read_seconds(env, "KEEP_ALIVE", default=config.DEFAULT_KEEP_ALIVE),
         max_requests=config.read_count(env, "MAX_REQUESTS"),
+        max_worker_memory=config.read_worker_memory(env),
         sync_threads=config.read_sync_threads(env),
         reload=config.read_flag(env, "RELOAD", default=False),
         preload=config.read_flag(env, "PRELOAD", default=True),
@@ -282,7 +283,10 @@ def run_before_start(launch: Launch) -> None:
     if settings.prestart:
         run_prestart(settings.prestart, {**os.environ, **launch.environment})
     if settings.migrate:
-        manage("DJANGO_MIGRATE", "migrate", interactive=False)
+        from .migration_lock import one_migrate_at_a_time
+
+        with one_migrate_at_a_time():  # replicas that start together: one after the other
+            manage("DJANGO_MIGRATE", "migrate", interactive=False)
     if settings.collectstatic:
         manage("DJANGO_COLLECTSTATIC", "collectstatic", interactive=False, verbosity=0)
 
@@ -332,7 +336,9 @@ def summary(settings: Settings) -> str:
         f"access_log={'on' if s.access_log else 'off'} log_format={s.log_format} forwarded_allow_ips={proxies} "
         f"root_path={s.root_path or '/'} graceful_timeout={s.graceful_timeout}s drain_delay={s.drain_delay}s "
         f"keep_alive={s.keep_alive}s "
-        f"max_requests={s.max_requests or 'off'} sync_threads={s.sync_threads or 'off'} "
+        f"max_requests={s.max_requests or 'off'} "
+        f"max_worker_memory={f'{s.max_worker_memory}MiB' if s.max_worker_memory else 'off'} "
+        f"sync_threads={s.sync_threads or 'off'} "
         f"reload={'on' if s.reload else 'off'} preload={'on' if s.preloading else 'off'} "
         f"check_deploy={s.check_deploy} tls={tls_mode(s)} "
         f"before start: {', '.join(before) or 'nothing'}"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from .config import ConfigError, Settings
+from .config import MEMORY_SAMPLE_SECONDS, MEMORY_SAMPLES, ConfigError, Settings
 from .supervisor import LISTEN_FD, QUIC_FD, Plan
 
 Args = tuple[str, ...]
@@ -31,6 +31,7 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "graceful_timeout": ("GRACEFUL_TIMEOUT",),
     "keep_alive": ("KEEP_ALIVE",),
     "max_requests": ("MAX_REQUESTS",),
+    "max_worker_memory": ("MAX_WORKER_MEMORY",),
     "reload": ("RELOAD",),
     "tls": ("TLS_CERTFILE", "TLS_KEYFILE", "TLS_CLIENT_CA"),
 }
@@ -135,6 +136,25 @@ def quic(settings: Settings) -> bool:
 def quic_installed() -> bool:
     """aioquic is what hypercorn[h3] adds: present in the hypercorn-h3 image only."""
     return importlib.util.find_spec("aioquic") is not None
+
+
+def memory_limited(settings: Settings) -> bool:
+    return settings.max_worker_memory > 0
+
+
+def memory_watch(then: Option) -> Option:
+    """MAX_WORKER_MEMORY, except with RELOAD (development): `then`."""
+    return switch(
+        memory_limited,
+        switch(reloading, ignored("not with RELOAD: the reloader's process is never replaced"), then),
+    )
+
+
+# The image's own watch in each worker (django_asgi/memory.py) stops a worker over the limit,
+# drained first, for its server to replace: gunicorn's arbiter, or the supervisor.
+MEMORY_WATCH = memory_watch(wrap("django_asgi.memory:with_memory_limit", limit_mib=lambda s: s.max_worker_memory))
+# granian samples its workers' memory as the image's watch does
+GRANIAN_RSS_SAMPLING = ("--rss-sample-interval", str(MEMORY_SAMPLE_SECONDS), "--rss-samples", str(MEMORY_SAMPLES))
 
 
 def twisted_endpoint_value(value: object) -> str:
@@ -278,6 +298,7 @@ GUNICORN_STYLE: dict[str, Option] = {
         lambda s: s.max_requests > 0,
         flag("--max-requests", "{max_requests}", "--max-requests-jitter", "{max_requests_jitter}"),
     ),
+    "max_worker_memory": MEMORY_WATCH,
     "reload": switch(reloading, flag("--reload")),
     "tls": switch(
         tls,
@@ -309,6 +330,16 @@ SERVERS: dict[str, Server] = {
             "graceful_timeout": flag(),  # django_asgi.daphne reads GRACEFUL_TIMEOUT
             "keep_alive": ignored("daphne keeps idle connections by Twisted's own timeout"),
             "max_requests": ignored("daphne is one process and never recycles it"),
+            # the supervisor starts another daphne on its socket; with TLS there is none
+            "max_worker_memory": switch(
+                lambda s: memory_limited(s) and tls(s) and not s.reload,
+                refuse(
+                    "MAX_WORKER_MEMORY cannot be honoured with TLS on daphne: its TLS endpoint binds the port "
+                    "itself, so the port would close while its process is replaced; terminate TLS at a proxy "
+                    "in front, or use another server's image"
+                ),
+                MEMORY_WATCH,
+            ),
             "reload": flag(),  # reload_command
             "tls": switch(
                 client_certificates,
@@ -414,7 +445,20 @@ SERVERS: dict[str, Server] = {
             ),
             "max_requests": switch(
                 lambda s: s.max_requests > 0,
-                ignored("granian recycles workers by age (--workers-lifetime) or memory, not requests"),
+                ignored("granian recycles workers by age (--workers-lifetime) or by MAX_WORKER_MEMORY, not requests"),
+            ),
+            # granian's own: a new worker first, then the old one stopped; sampled as the
+            # image's watch samples, which meanwhile answers with Connection: close
+            # (without it, granian's stop loses the requests on their way)
+            "max_worker_memory": memory_watch(
+                both(
+                    flag("--workers-max-rss", "{max_worker_memory}", *GRANIAN_RSS_SAMPLING),
+                    wrap(
+                        "django_asgi.memory:with_memory_limit",
+                        limit_mib=lambda s: s.max_worker_memory,
+                        server_stops_it=True,
+                    ),
+                )
             ),
             "reload": switch(reloading, flag("--reload")),
             "tls": switch(

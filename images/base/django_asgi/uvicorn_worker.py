@@ -3,10 +3,33 @@ uvloop, and h11 as the HTTP parser rather than httptools. httptools puts no limi
 size of request headers (a 200 KB header is read and served); h11 answers anything over
 16 KB with a 4xx, as every other server of the family does. Only in the uvicorn image."""
 
+import asyncio
+import sys
 from typing import Any, ClassVar
 
+from gunicorn.arbiter import Arbiter
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
+
+from .memory import ThisProcess
 
 
 class UvloopH11Worker(UvicornWorker):
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {"loop": "uvloop", "http": "h11"}
+
+    async def _serve(self) -> None:
+        """UvicornWorker's, and the worker can stop accepting connections before it stops
+        (MAX_WORKER_MEMORY: django_asgi/memory.py)."""
+        self.config.app = self.wsgi
+        server = Server(config=self.config)
+        loop = asyncio.get_running_loop()
+        ThisProcess.stop_accepting.append(lambda: loop.call_soon_threadsafe(stop_listening, server))
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+
+def stop_listening(server: Server) -> None:
+    for listening in getattr(server, "servers", []):
+        listening.close()
