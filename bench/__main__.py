@@ -51,6 +51,12 @@ def options_parser() -> Parser:
         action="store_true",
         help="measure the side-by-side rounds again (the access log's cost) and keep the rest of the .json",
     )
+    only.add_argument(
+        "--rolling-only",
+        action="store_true",
+        help="measure rolling updates of examples/swarm on a one-node swarm (p99 during against steady) "
+        "into the .json, keeping the rest",
+    )
     return parser
 
 
@@ -66,7 +72,7 @@ def main() -> int:
         ensure_debian_tools()
         os.execv(VENV_BIN / "python", [str(VENV_BIN / "python"), "-m", "bench", *sys.argv[1:]])
     from .run import BenchError
-    from .session import measure, measure_side_by_side, measure_starts
+    from .session import measure, measure_rolling, measure_side_by_side, measure_starts
     from .setups import default_line
 
     if arguments.report_only:
@@ -80,6 +86,8 @@ def main() -> int:
             measure_starts(arguments, line, servers, date)
         elif arguments.side_by_side_only:
             measure_side_by_side(arguments, line, servers, date)
+        elif arguments.rolling_only:
+            measure_rolling(arguments, line, servers, date)
         else:
             measure(arguments, line, servers, date=date)
     except BenchError as error:

@@ -6,6 +6,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from . import rolling
 from .run import medians
 from .setups import (
     ACCESS_LOG_WHY,
@@ -316,6 +317,42 @@ def side_by_side_row(server: str, change: str, measured: list[dict[str, Any]]) -
     return [server, change, *cells]
 
 
+# The goal for a rolling update (issue 19): its p99 at most this many times the steady one.
+ROLLING_GOAL = 2.0
+ROLLING_HEADER = [
+    "server", "update order", "requests during", "failed", "p99 steady, ms", "p99 during, ms", "during / steady",
+    "date",
+]  # fmt: skip
+
+
+def rolling_section(results: dict[str, Any]) -> str:
+    """Rolling updates on a one-node swarm: p99 while every replica is replaced, against before."""
+    rounds = results.get("rolling", [])
+    if not rounds:
+        return ""
+    rows = [rolling_row(r) for server in results["servers"] for r in rounds if r["server"] == server]
+    return (
+        "\n## Rolling updates on Swarm: p99 during an update against steady\n\nMeasured with `--rolling-only`: "
+        "examples/swarm on a one-node swarm (2 replicas of the sample project, DRAIN_DELAY=12, the example's "
+        "HAProxy in front), four keep-alive clients at 20 requests/s each through HAProxy while `docker service "
+        "update --force` replaces both replicas, from the update's start until the last old replica is gone, "
+        f"against the {rolling.STEADY_SECONDS:g} s before it. The goal is a p99 during an update at most "
+        f"{ROLLING_GOAL:g}x the steady one. Both replicas, HAProxy and the clients share this machine's 2 CPUs: "
+        "a starting replica's import takes CPU from the one serving, which several nodes would not.\n\n"
+        + table(ROLLING_HEADER, rows)
+    )
+
+
+def rolling_row(measured: dict[str, Any]) -> list[str]:
+    steady, during = measured["steady_p99_ms"], measured["during_p99_ms"]
+    times = during / steady if steady else 0.0
+    verdict = "" if times <= ROLLING_GOAL else " (over the goal)"
+    return [
+        measured["server"], measured["order"], f"{measured['requests']:,}", str(measured["failed"]),
+        f"{steady:.0f}", f"{during:.0f}", f"{times:.1f}x{verdict}", measured["date"],
+    ]  # fmt: skip
+
+
 def static_section(s: Summary) -> str:
     rows = []
     for server in s.servers:
@@ -505,6 +542,7 @@ def markdown(results: dict[str, Any]) -> str:
             heavy_start_section(summary),
             defaults_section(summary),
             side_by_side_section(results),
+            rolling_section(results),
             static_section(summary),
             websocket_section(summary),
             proxy_section(summary),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from . import websocket, wrk
+from . import rolling, websocket, wrk
 from .setups import HEAVY_KINDS, Line, Setup, heavy_image, naive_image, naive_requirements, realapp_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,8 +53,7 @@ def build(line: Line, servers: tuple[str, ...], family: bool) -> None:
     """The family's default line and its sample images (bake, unless told they exist), and
     the seed's setup for each server (pip, cached by BuildKit after the first run)."""
     if family:
-        print("bench: building the default line and the sample images (docker buildx bake default test)", flush=True)
-        docker("buildx", "bake", "default", "test")
+        bake_line()
     for server in servers:
         print(f"bench: building the seed's setup for {server}", flush=True)
         requirements = " ".join(naive_requirements(server, line.django))
@@ -70,10 +69,43 @@ def build(line: Line, servers: tuple[str, ...], family: bool) -> None:
         )
 
 
+def bake_line() -> None:
+    print("bench: building the default line and the sample images (docker buildx bake default test)", flush=True)
+    docker("buildx", "bake", "default", "test")
+
+
 def image_build(dockerfile: str, context: Path, tag: str, **build_args: str) -> None:
     """`docker build` of one of bench/'s Dockerfiles (cached by BuildKit after the first run)."""
     args = [arg for name, value in build_args.items() for arg in ("--build-arg", f"{name}={value}")]
     docker("build", "--quiet", "--file", str(ROOT / "bench" / dockerfile), *args, "--tag", tag, str(context))
+
+
+def rolling_rounds(server: str, line: Line, haproxy: str, directory: Path, date: str) -> list[dict[str, object]]:
+    """examples/swarm with `server`'s sample project behind the example's HAProxy, under
+    rolling.Load's keep-alive clients: every replica replaced in each update order, the p99
+    while it lasts (until the last old replica is gone) against the seconds before it."""
+    print(f"bench: rolling updates of {server} on a one-node swarm", flush=True)
+    image = line.images[f"sample-{server}"]
+    rounds: list[dict[str, object]] = []
+    try:
+        with (
+            rolling.deployed_example(server, image, haproxy, directory, (rolling.PROMPT,)) as stack,
+            rolling.under_load(stack) as loads,
+        ):
+            for order in rolling.ORDERS:
+                (measured,) = rolling.changed(stack, loads, rolling.forced_update(stack, order))
+                rounds.append(rolling_round(server, order, measured, date))
+    except rolling.SwarmError as error:
+        raise BenchError(str(error)) from None
+    return rounds
+
+
+def rolling_round(server: str, order: str, measured: rolling.Measured, date: str) -> dict[str, object]:
+    during, steady = measured.during, measured.steady
+    return {
+        "server": server, "order": order, "date": date, "requests": during.requests, "failed": during.failed,
+        "steady_requests": steady.requests, "steady_p99_ms": steady.p99_ms, "during_p99_ms": during.p99_ms,
+    }  # fmt: skip
 
 
 def free_loopback_port() -> int:

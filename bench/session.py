@@ -2,21 +2,25 @@
 
 import argparse
 import json
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from . import report
+from . import report, rolling
 from .run import (
     LOAD_CPU,
     SERVER_CPU,
     BenchError,
     Options,
+    bake_line,
     build,
     image_sizes,
     interleaved_loads,
     interleaved_side_by_side,
     interleaved_starts,
     machine,
+    rolling_rounds,
 )
 from .setups import NAIVE_PACKAGES, Line, Setup, naive_requirements, setups, side_by_side_pairs, wsgi_setups
 
@@ -66,6 +70,33 @@ def measure_side_by_side(arguments: argparse.Namespace, line: Line, servers: tup
     results["side_by_side_date"] = date
     report.write(results, arguments.output)
     print(f"bench: wrote {arguments.output}/benchmarks.md, .png and .json (side by side on {date})", flush=True)
+
+
+def measure_rolling(arguments: argparse.Namespace, line: Line, servers: tuple[str, ...], date: str) -> None:
+    """Rolling updates of `servers` on a one-node swarm (made here, left afterwards), measured
+    into the last session's results, the other servers' rounds kept."""
+    results = last_results(arguments)
+    if not arguments.skip_build:
+        bake_line()
+    haproxy = balancer_image(line)
+    kept = [r for r in results.get("rolling", []) if r["server"] not in servers]
+    try:
+        with rolling.one_node_swarm(), tempfile.TemporaryDirectory() as directory:
+            measured = [r for server in servers for r in rolling_rounds(server, line, haproxy, Path(directory), date)]
+    except rolling.SwarmError as error:
+        raise BenchError(str(error)) from None
+    results["rolling"] = kept + measured
+    report.write(results, arguments.output)
+    print(f"bench: wrote {arguments.output}/benchmarks.md, .png and .json (rolling updates on {date})", flush=True)
+
+
+def balancer_image(line: Line) -> str:
+    """Debian's HAProxy, the tests' image of it (nothing is pulled)."""
+    print("bench: building HAProxy's image (tests/swarm/haproxy.Dockerfile)", flush=True)
+    context = rolling.HAPROXY
+    docker_build = ("--file", str(context / "haproxy.Dockerfile"), "--build-arg", f"PYTHON_VERSION={line.python}")
+    rolling.docker("build", "--quiet", *docker_build, "--tag", rolling.HAPROXY_TAG, str(context), timeout=900)
+    return rolling.HAPROXY_TAG
 
 
 def pairs_of(line: Line, servers: tuple[str, ...]) -> list[tuple[Setup, Setup]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from harness import ROOT, servers
 
-from bench import wrk
+from bench import report, wrk
 from bench.setups import (
     HEAVY_BARE,
     HEAVY_KINDS,
@@ -65,12 +65,27 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
         (["--servers", "nginx"], "--servers 'nginx': the default line's servers are daphne"),
         (["--seconds", "0"], "argument --seconds: '0' is not a whole number above 0"),
         (["--repeats", "many"], "argument --repeats: 'many' is not a whole number above 0"),
+        (["--rolling-only", "--starts-only"], "argument --starts-only: not allowed with argument --rolling-only"),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], message: str) -> None:
     result = bench(*args)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_rolling_rounds_are_judged_against_the_goal() -> None:
+    """--rolling-only's rounds (measured on a swarm: tests/test_swarm.py runs the same code)
+    in the report, each p99 during an update over its steady one, beside the goal."""
+    measured = {"date": "2026-12-04", "failed": 0, "steady_requests": 240, "steady_p99_ms": 20.0}
+    rounds = [
+        {**measured, "server": "granian", "order": "start-first", "requests": 1600, "during_p99_ms": 30.0},
+        {**measured, "server": "granian", "order": "stop-first", "requests": 3100, "during_p99_ms": 90.0},
+    ]
+    section = report.rolling_section({"servers": ["granian"], "rolling": rounds})
+    assert "| granian | start-first | 1,600 | 0 | 20 | 30 | 1.5x | 2026-12-04 |" in section
+    assert "| granian | stop-first | 3,100 | 0 | 20 | 90 | 4.5x (over the goal) | 2026-12-04 |" in section
+    assert report.rolling_section({"servers": ["granian"]}) == ""
 
 
 def test_every_server_has_the_seeds_command_line() -> None:

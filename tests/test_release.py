@@ -100,7 +100,7 @@ def remove_local_images(name: str) -> None:
         docker("image", "rm", reference, check=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     directory = tmp_path_factory.mktemp("cosign")
     made = subprocess.run(
@@ -111,7 +111,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     return Keys(directory / "cosign.key", directory / "cosign.pub")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_repository(registry: Registry) -> str:
     """The tested line's python:X.Y-slim pushed to the registry, as Docker Hub holds it for
     release.yml, so that base-moved can watch it move."""
@@ -130,7 +130,7 @@ def release(registry: Registry, repository: str, base: str, keys: Keys, *options
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def released(registry: Registry, base_repository: str, keys: Keys) -> Iterator[Released]:
     """The default line released to the registry under a name of its own; its local copies
     (bake also keeps what it pushes) removed afterwards."""
@@ -240,14 +240,16 @@ def test_cosign_refuses_a_tampered_tag(released: Released) -> None:
     assert verify(released.keys, f"{released.name}:{server}").returncode == 0
 
 
-def test_a_clean_store_pulls_the_tag_and_builds_a_project_from_it(
-    released: Released, server: str, tmp_path: Path
-) -> None:
-    """As a user on another machine: no image of that name here, `FROM <registry>/<name>:<server>`
-    in the project's Dockerfile, and the project serves."""
+def test_a_clean_store_pulls_every_tag_and_builds_a_project_from_one(released: Released, tmp_path: Path) -> None:
+    """As a user on another machine: no image of that name here, every server's tag pulls, and
+    a project whose Dockerfile says `FROM <registry>/<name>:<server>` builds and serves (on one
+    server: the FROM line is the same for all)."""
     remove_local_images(released.name)
     assert local_images(released.name) == []
-    docker("pull", "--quiet", f"{released.name}:{server}")
+    for server in servers():
+        docker("pull", "--quiet", f"{released.name}:{server}")
+    assert sorted(local_images(released.name)) == sorted(f"{released.name}:{server}" for server in servers())
+    server = servers()[-1]
     project = readable_copy(tmp_path)
     dockerfile = project / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("org/django-asgi:${SERVER}", f"{released.name}:{server}"))

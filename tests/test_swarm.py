@@ -14,59 +14,47 @@ stack's HAProxy on every interface, so the copy deployed here leaves its port ou
 stack is also held to the image's contract, as examples/kubernetes is."""
 
 import re
-import secrets
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from harness import LOCKED_DOWN, ROOT, build_image, docker, image, python_version, servers
-from rolling import (
+from harness import LOCKED_DOWN, build_image, docker, image, python_version, servers
+from test_kubernetes import PROJECT_SETTINGS, READ_BY_ITS_PACKAGES
+
+from bench.rolling import (
+    CONFIG_PATH,
+    EXAMPLE,
+    HAPROXY,
+    HAPROXY_TAG,
+    LATE,
+    LATE_CONFIG,
+    ORDERS,
+    PROMPT,
+    REPLICAS,
+    Deployed,
     Figures,
-    Load,
-    figures,
+    Measured,
+    changed,
+    deployed_example,
+    example_env,
+    forced_update,
     inspect_service,
     one_node_swarm,
-    remove_stack,
     running_tasks,
-    service_settled,
     stack_config,
     task_states,
     tasks,
+    under_load,
     update,
     wait_for,
 )
-from rolling import deploy as deploy_stack
-from test_kubernetes import PROJECT_SETTINGS, READ_BY_ITS_PACKAGES
-
 from django_asgi.config import DEFAULT_PORT, HEALTH_PATH, read_seconds
 from django_asgi.launcher import CONTRACT_VARIABLES
 from django_asgi.supervisor import EXIT_MARGIN
 
-EXAMPLE = ROOT / "examples" / "swarm"
-HERE = Path(__file__).resolve().parent / "swarm"
-LATE_CONFIG = HERE / "late.cfg"
-HOST = "mysite.example.com"  # the stack's DJANGO_ALLOWED_HOSTS
-REPLICAS = 2
-STEADY_SECONDS = 3.0  # the window before each update that its p99 is compared with
-ORDERS = ("start-first", "stop-first")
 ONE_SERVER = servers()[-1]
 IMAGE_SERVICES = ("web", "migrate", "worker")  # the project's image; haproxy is HAProxy's
-# The worker's command in the tests: the sample project has no task queue; an idle
-# manage.py process proves the worker's service runs the image, locked down, and that
-# Swarm leaves it alone (no health check of a port nobody listens on).
-IDLE_WORKER = ["python", "manage.py", "shell", "--command", "import signal; signal.pause()"]
-CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
-
-
-def example_env(web_image: str = "registry.example.com/team/mysite:1.0.0", haproxy: str = "") -> dict[str, str]:
-    env = {"WEB_IMAGE": web_image, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": "sqlite:///x"}
-    return {**env, "HAPROXY_IMAGE": haproxy} if haproxy else env
 
 
 @pytest.fixture(scope="module")
@@ -182,129 +170,23 @@ def swarm() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def haproxy_image(family: None) -> str:
-    tag = "django-asgi-test-haproxy:latest"
-    options = ("--load", "--tag", tag, "--file", str(HERE / "haproxy.Dockerfile"))
-    result = build_image(HERE, *options, f"--build-arg=PYTHON_VERSION={python_version()}")
+    tag = HAPROXY_TAG
+    options = ("--load", "--tag", tag, "--file", str(HAPROXY / "haproxy.Dockerfile"))
+    result = build_image(HAPROXY, *options, f"--build-arg=PYTHON_VERSION={python_version()}")
     assert result.returncode == 0, result.stderr[-3000:]
     return tag
-
-
-@dataclass(frozen=True)
-class Balancer:
-    name: str
-    container: str
-    url: str
-    stats: str | None  # its stats page, when it has one
-
-    def load(self) -> Load:
-        return Load(self.url, {"Host": HOST}, clients=4, pace=0.05)
-
-    def serves(self) -> bool:
-        try:
-            return httpx.get(self.url, headers={"Host": HOST}, timeout=5).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def sends_to(self) -> int:
-        """How many replicas it still sends to (from its stats page: servers with an address)."""
-        assert self.stats, self.name
-        rows = [row.split(",") for row in httpx.get(f"{self.stats};csv", timeout=5).text.splitlines()]
-        status = rows[0].index("status")
-        return sum(1 for row in rows[1:] if row[:1] == ["web"] and row[1] != "BACKEND" and "MAINT" not in row[status])
-
-
-@dataclass(frozen=True)
-class Deployed:
-    name: str
-    server: str
-    balancers: tuple[Balancer, ...]
-
-    @property
-    def web(self) -> str:
-        return f"{self.name}_web"
-
-    def settled(self, replicas: int) -> bool:
-        """Every replica running, none left draining, and every balancer sending to them only."""
-        late = [balancer for balancer in self.balancers if balancer.stats]
-        return service_settled(self.web, replicas) and all(balancer.sends_to() == replicas for balancer in late)
-
-
-def deployable(server: str, haproxy: str) -> dict[str, Any]:
-    """The example as deployed here: the sample project (which migrates its own SQLite in
-    /tmp: not here), the worker idle, HAProxy's port left out."""
-    config = stack_config(EXAMPLE / "stack.yaml", example_env(image(f"sample-{server}"), haproxy))
-    services = config["services"]
-    del services["haproxy"]["ports"]
-    services["worker"]["command"] = IDLE_WORKER
-    services["web"]["environment"]["DJANGO_MIGRATE"] = "0"
-    return config
-
-
-def start_balancer(name: str, network: str, config: Path, tag: str, stats: bool) -> Balancer:
-    ports = ["--publish=127.0.0.1::8080", *(["--publish=127.0.0.1::8404"] if stats else [])]
-    mount = f"--volume={config}:{CONFIG_PATH}:ro"
-    container = docker("run", "--detach", f"--network={network}", *ports, mount, *LOCKED_DOWN, tag).strip()
-
-    def url(port: str) -> str:
-        return "http://" + docker("port", container, port).splitlines()[0]
-
-    return Balancer(name, container, url("8080/tcp"), url("8404/tcp") + "/stats" if stats else None)
 
 
 @pytest.fixture(scope="module")
 def deployed(
     family: None, swarm: None, haproxy_image: str, server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployed]:
-    """The example deployed with `server`'s sample project, serving through both balancers;
-    removed afterwards, whatever happens."""
-    name = f"django-asgi-test-{uuid.uuid4().hex[:8]}"
-    with ExitStack() as cleanup:
-        cleanup.callback(remove_stack, name)
-        deploy_stack(deployable(server, haproxy_image), name, tmp_path_factory.mktemp("swarm"))
-        balancers = []
-        for balancer, config, stats in (("prompt", EXAMPLE / "haproxy.cfg", False), ("late", LATE_CONFIG, True)):
-            started = start_balancer(balancer, f"{name}_backend", config, haproxy_image, stats)
-            cleanup.callback(docker, "rm", "--force", started.container, check=False)
-            balancers.append(started)
-        stack = Deployed(name, server, tuple(balancers))
-        wait_for(lambda: stack.settled(REPLICAS) and all(b.serves() for b in balancers), "the stack serving")
+    """The example deployed with `server`'s sample project, serving through both balancers
+    (locked down as production runs them); removed afterwards, whatever happens."""
+    directory = tmp_path_factory.mktemp("swarm")
+    specs = (PROMPT, LATE)
+    with deployed_example(server, image(f"sample-{server}"), haproxy_image, directory, specs, *LOCKED_DOWN) as stack:
         yield stack
-
-
-@dataclass(frozen=True)
-class Measured:
-    """One change under load, behind one balancer."""
-
-    balancer: str
-    steady: Figures
-    during: Figures
-
-    def __str__(self) -> str:
-        ratio = self.during.p99_ms / self.steady.p99_ms if self.steady.p99_ms else 0
-        return f"{self.balancer}: {self.during}; steady p99 {self.steady.p99_ms:.0f} ms ({ratio:.1f}x)"
-
-
-@contextmanager
-def under_load(stack: Deployed) -> Iterator[dict[str, Load]]:
-    with ExitStack() as loads:
-        yield {balancer.name: loads.enter_context(balancer.load()) for balancer in stack.balancers}
-
-
-def changed(
-    stack: Deployed, loads: dict[str, Load], change: Callable[[], object], replicas: int = REPLICAS
-) -> list[Measured]:
-    """`change()` under the loads, measured from its start until the web service has settled
-    at `replicas` (the last old replica gone, every balancer sending to the new ones only),
-    against the STEADY_SECONDS before it."""
-    time.sleep(STEADY_SECONDS)  # the steady window, under the same load
-    start = time.monotonic()
-    change()
-    wait_for(lambda: stack.settled(replicas), f"{stack.web} settled at {replicas} replicas")
-    end = time.monotonic()
-    return [
-        Measured(name, figures(load.between(start - STEADY_SECONDS, start)), figures(load.between(start, end)))
-        for name, load in loads.items()
-    ]
 
 
 def report(stack: Deployed, what: str, measured: list[Measured]) -> None:
@@ -328,8 +210,8 @@ def test_rolling_updates_fail_no_request_behind_either_balancer(deployed: Deploy
     results, states = {}, []
     with under_load(deployed) as loads:
         for order in ORDERS:
-            force = ("--force", "--update-order", order)
-            results[order] = changed(deployed, loads, lambda force=force: states.append(update(deployed.web, *force)))
+            update = forced_update(deployed, order)
+            results[order] = changed(deployed, loads, lambda update=update: states.append(update()))
             report(deployed, order, results[order])
     summary = "; ".join(
         f"{order} {one.balancer} {one.during.requests} requests {one.during.failed} failed "

@@ -1,23 +1,43 @@
 """Rolling updates on a one-node Docker Swarm, and the load that measures them: a swarm made
-for the run (and left after it), stacks deployed and removed, service updates followed to
+for the run (and left after it), examples/swarm deployed (the project's image, balancers in
+front as plain containers published on loopback) and removed, service updates followed to
 their end, and keep-alive clients recording every request's outcome and latency. Nothing
-here needs pytest, so the benchmark can use it as the tests do."""
+here needs pytest: tests/test_swarm.py and `python3 -m bench --rolling-only` use it alike."""
 
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "swarm"
+# Debian's HAProxy in an image built here (haproxy.Dockerfile; nothing is pulled), and the
+# balancer that learns late (late.cfg: no health check, no retry, a replica kept 10 s).
+HAPROXY = ROOT / "tests" / "swarm"
+HAPROXY_TAG = "django-asgi-test-haproxy:latest"
+LATE_CONFIG = HAPROXY / "late.cfg"
+HOST = "mysite.example.com"  # the stack's DJANGO_ALLOWED_HOSTS
+REPLICAS = 2
+STEADY_SECONDS = 3.0  # the window before each change that its p99 is compared with
+ORDERS = ("start-first", "stop-first")
+CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
+# The worker's command where the project has no task queue (the sample): an idle manage.py
+# process proves the worker's service runs the image, locked down, and that Swarm leaves it
+# alone (no health check of a port nobody listens on).
+IDLE_WORKER = ["python", "manage.py", "shell", "--command", "import signal; signal.pause()"]
 
 STACK_LABEL = "com.docker.stack.namespace"
 UPDATE_TIMEOUT = 180.0  # a guard against an update that hangs, not a timing assertion
@@ -227,3 +247,154 @@ def figures(outcomes: list[Outcome]) -> Figures:
     p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98] if len(latencies) > 1 else 0.0
     failures = Counter(outcome.failure for outcome in outcomes if outcome.failure)
     return Figures(len(outcomes), failures, p99 * 1000)
+
+
+# ---- examples/swarm, deployed here ------------------------------------------------------
+
+
+def example_env(web_image: str = "registry.example.com/team/mysite:1.0.0", haproxy: str = "") -> dict[str, str]:
+    """What the stack's variables are set to: the project's image, HAProxy's if given."""
+    env = {"WEB_IMAGE": web_image, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": "sqlite:///x"}
+    return {**env, "HAPROXY_IMAGE": haproxy} if haproxy else env
+
+
+def deployable(web_image: str, haproxy: str) -> dict[str, Any]:
+    """The example as deployed here with the sample project (which migrates its own SQLite
+    in /tmp: not here), the worker idle, HAProxy's port left out (Swarm would publish it on
+    every interface: the balancers measured are plain containers on loopback instead)."""
+    config = stack_config(EXAMPLE / "stack.yaml", example_env(web_image, haproxy))
+    services = config["services"]
+    del services["haproxy"]["ports"]
+    services["worker"]["command"] = IDLE_WORKER
+    services["web"]["environment"]["DJANGO_MIGRATE"] = "0"
+    return config
+
+
+@dataclass(frozen=True)
+class Balancer:
+    name: str
+    container: str
+    url: str
+    stats: str | None  # its stats page, when it has one
+
+    def load(self) -> Load:
+        return Load(self.url, {"Host": HOST}, clients=4, pace=0.05)
+
+    def serves(self) -> bool:
+        try:
+            return httpx.get(self.url, headers={"Host": HOST}, timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def sends_to(self) -> int:
+        """How many replicas it still sends to (from its stats page: servers with an address)."""
+        assert self.stats, self.name
+        rows = [row.split(",") for row in httpx.get(f"{self.stats};csv", timeout=5).text.splitlines()]
+        status = rows[0].index("status")
+        return sum(1 for row in rows[1:] if row[:1] == ["web"] and row[1] != "BACKEND" and "MAINT" not in row[status])
+
+
+@dataclass(frozen=True)
+class BalancerSpec:
+    """A balancer to put in front: its name, its HAProxy config, whether it has a stats page."""
+
+    name: str
+    config: Path
+    stats: bool = False
+
+
+PROMPT = BalancerSpec("prompt", EXAMPLE / "haproxy.cfg")  # the example's: health checks, retries
+LATE = BalancerSpec("late", LATE_CONFIG, stats=True)
+
+
+def start_balancer(spec: BalancerSpec, network: str, tag: str, *options: str) -> Balancer:
+    """HAProxy with `spec`'s config on the stack's network, published on loopback."""
+    ports = ["--publish=127.0.0.1::8080", *(["--publish=127.0.0.1::8404"] if spec.stats else [])]
+    mount = f"--volume={spec.config}:{CONFIG_PATH}:ro"
+    container = docker("run", "--detach", f"--network={network}", *ports, mount, *options, tag).strip()
+
+    def url(port: str) -> str:
+        return "http://" + docker("port", container, port).splitlines()[0]
+
+    return Balancer(spec.name, container, url("8080/tcp"), url("8404/tcp") + "/stats" if spec.stats else None)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    name: str
+    server: str
+    balancers: tuple[Balancer, ...]
+
+    @property
+    def web(self) -> str:
+        return f"{self.name}_web"
+
+    def settled(self, replicas: int) -> bool:
+        """Every replica running, none left draining, and every balancer sending to them only."""
+        late = [balancer for balancer in self.balancers if balancer.stats]
+        return service_settled(self.web, replicas) and all(balancer.sends_to() == replicas for balancer in late)
+
+
+@contextmanager
+def deployed_example(
+    server: str, web_image: str, haproxy: str, directory: Path, specs: tuple[BalancerSpec, ...], *options: str
+) -> Iterator[Deployed]:
+    """The example deployed with `web_image` (served by `server`), serving through a balancer
+    per spec (`options`: their `docker run` options); removed afterwards, whatever happens."""
+    name = f"django-asgi-test-{uuid.uuid4().hex[:8]}"
+    with ExitStack() as cleanup:
+        cleanup.callback(remove_stack, name)
+        deploy(deployable(web_image, haproxy), name, directory)
+        balancers = []
+        for spec in specs:
+            started = start_balancer(spec, f"{name}_backend", haproxy, *options)
+            cleanup.callback(docker, "rm", "--force", started.container, check=False)
+            balancers.append(started)
+        stack = Deployed(name, server, tuple(balancers))
+        wait_for(lambda: stack.settled(REPLICAS) and all(b.serves() for b in balancers), "the stack serving")
+        yield stack
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One change under load, behind one balancer."""
+
+    balancer: str
+    steady: Figures
+    during: Figures
+
+    @property
+    def ratio(self) -> float:
+        """p99 during the change over p99 before it."""
+        return self.during.p99_ms / self.steady.p99_ms if self.steady.p99_ms else 0.0
+
+    def __str__(self) -> str:
+        return f"{self.balancer}: {self.during}; steady p99 {self.steady.p99_ms:.0f} ms ({self.ratio:.1f}x)"
+
+
+@contextmanager
+def under_load(stack: Deployed) -> Iterator[dict[str, Load]]:
+    with ExitStack() as loads:
+        yield {balancer.name: loads.enter_context(balancer.load()) for balancer in stack.balancers}
+
+
+def changed(
+    stack: Deployed, loads: dict[str, Load], change: Callable[[], object], replicas: int = REPLICAS
+) -> list[Measured]:
+    """`change()` under the loads, measured from its start until the web service has settled
+    at `replicas` (the last old replica gone, every balancer sending to the new ones only),
+    against the STEADY_SECONDS before it."""
+    time.sleep(STEADY_SECONDS)  # the steady window, under the same load
+    start = time.monotonic()
+    change()
+    wait_for(lambda: stack.settled(replicas), f"{stack.web} settled at {replicas} replicas")
+    end = time.monotonic()
+    return [
+        Measured(name, figures(load.between(start - STEADY_SECONDS, start)), figures(load.between(start, end)))
+        for name, load in loads.items()
+    ]
+
+
+def forced_update(stack: Deployed, order: str) -> Callable[[], str]:
+    """Every replica replaced (`docker service update --force`) in `order`; its final state."""
+    return lambda: update(stack.web, "--force", "--update-order", order)
