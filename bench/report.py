@@ -320,8 +320,8 @@ def side_by_side_row(server: str, change: str, measured: list[dict[str, Any]]) -
 # The goal for a rolling update (issue 19): its p99 at most this many times the steady one.
 ROLLING_GOAL = 2.0
 ROLLING_HEADER = [
-    "server", "update order", "requests during", "failed", "p99 steady, ms", "p99 during, ms", "during / steady",
-    "date",
+    "server", "update order", "requests during", "failed", "p99 steady, ms", "p99 during, ms",
+    "during / steady: median (each round)", "rounds",
 ]  # fmt: skip
 
 
@@ -330,26 +330,39 @@ def rolling_section(results: dict[str, Any]) -> str:
     rounds = results.get("rolling", [])
     if not rounds:
         return ""
-    rows = [rolling_row(r) for server in results["servers"] for r in rounds if r["server"] == server]
+    orders = sorted({r["order"] for r in rounds}, key=lambda order: (order != "start-first", order))
+    grouped = [
+        [r for r in rounds if r["server"] == server and r["order"] == order]
+        for server in results["servers"]
+        for order in orders
+    ]
+    rows = [rolling_row(group) for group in grouped if group]
     return (
         "\n## Rolling updates on Swarm: p99 during an update against steady\n\nMeasured with `--rolling-only`: "
         "examples/swarm on a one-node swarm (2 replicas of the sample project, DRAIN_DELAY=12, the example's "
         "HAProxy in front), four keep-alive clients at 20 requests/s each through HAProxy while `docker service "
         "update --force` replaces both replicas, from the update's start until the last old replica is gone, "
-        f"against the {rolling.STEADY_SECONDS:g} s before it. The goal is a p99 during an update at most "
-        f"{ROLLING_GOAL:g}x the steady one. Both replicas, HAProxy and the clients share this machine's 2 CPUs: "
-        "a starting replica's import takes CPU from the one serving, which several nodes would not.\n\n"
-        + table(ROLLING_HEADER, rows)
+        f"against the {rolling.BENCH_STEADY_SECONDS:g} s before it, under the same load and the same polling "
+        "of the swarm (`docker service ps` and `docker ps` every second: the engine and its CLI take their share "
+        "of the CPUs in both windows); `--repeats` rounds, each order once per round. Medians of the rounds; "
+        f"the goal is a median p99 during an update at most {ROLLING_GOAL:g}x the steady one. Both replicas, "
+        "HAProxy and the clients share this machine's 2 CPUs: a starting replica's import takes CPU from the "
+        "ones serving, which several nodes would not.\n\n" + table(ROLLING_HEADER, rows)
     )
 
 
-def rolling_row(measured: dict[str, Any]) -> list[str]:
-    steady, during = measured["steady_p99_ms"], measured["during_p99_ms"]
-    times = during / steady if steady else 0.0
-    verdict = "" if times <= ROLLING_GOAL else " (over the goal)"
+def rolling_row(rounds: list[dict[str, Any]]) -> list[str]:
+    """One server and update order over its rounds: medians, the failures summed, each round's ratio."""
+    ratios = [r["during_p99_ms"] / r["steady_p99_ms"] if r["steady_p99_ms"] else 0.0 for r in rounds]
+    times = statistics.median(ratios)
+    verdict = "" if times <= ROLLING_GOAL else ", over the goal"
+    dates = sorted({r["date"] for r in rounds})
     return [
-        measured["server"], measured["order"], f"{measured['requests']:,}", str(measured["failed"]),
-        f"{steady:.0f}", f"{during:.0f}", f"{times:.1f}x{verdict}", measured["date"],
+        rounds[0]["server"], rounds[0]["order"], f"{statistics.median(r['requests'] for r in rounds):,.0f}",
+        str(sum(r["failed"] for r in rounds)), f"{statistics.median(r['steady_p99_ms'] for r in rounds):.0f}",
+        f"{statistics.median(r['during_p99_ms'] for r in rounds):.0f}",
+        f"{times:.1f}x ({' / '.join(f'{ratio:.1f}' for ratio in ratios)}){verdict}",
+        f"{len(rounds)} ({', '.join(dates)})",
     ]  # fmt: skip
 
 

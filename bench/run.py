@@ -80,10 +80,13 @@ def image_build(dockerfile: str, context: Path, tag: str, **build_args: str) -> 
     docker("build", "--quiet", "--file", str(ROOT / "bench" / dockerfile), *args, "--tag", tag, str(context))
 
 
-def rolling_rounds(server: str, line: Line, haproxy: str, directory: Path, date: str) -> list[dict[str, object]]:
+def rolling_rounds(
+    server: str, line: Line, haproxy: str, directory: Path, date: str, repeats: int
+) -> list[dict[str, object]]:
     """examples/swarm with `server`'s sample project behind the example's HAProxy, under
-    rolling.Load's keep-alive clients: every replica replaced in each update order, the p99
-    while it lasts (until the last old replica is gone) against the seconds before it."""
+    rolling.Load's keep-alive clients: every replica replaced in each update order, `repeats`
+    times, the p99 while it lasts (until the last old replica is gone) against the seconds
+    before it."""
     print(f"bench: rolling updates of {server} on a one-node swarm", flush=True)
     image = line.images[f"sample-{server}"]
     rounds: list[dict[str, object]] = []
@@ -92,9 +95,12 @@ def rolling_rounds(server: str, line: Line, haproxy: str, directory: Path, date:
             rolling.deployed_example(server, image, haproxy, directory, (rolling.PROMPT,)) as stack,
             rolling.under_load(stack) as loads,
         ):
-            for order in rolling.ORDERS:
-                (measured,) = rolling.changed(stack, loads, rolling.forced_update(stack, order))
-                rounds.append(rolling_round(server, order, measured, date))
+            for _ in range(repeats):
+                for order in rolling.ORDERS:
+                    (measured,) = rolling.changed(
+                        stack, loads, rolling.forced_update(stack, order), steady_seconds=rolling.BENCH_STEADY_SECONDS
+                    )
+                    rounds.append(rolling_round(server, order, measured, date))
     except rolling.SwarmError as error:
         raise BenchError(str(error)) from None
     return rounds

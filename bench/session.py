@@ -82,7 +82,8 @@ def measure_rolling(arguments: argparse.Namespace, line: Line, servers: tuple[st
     kept = [r for r in results.get("rolling", []) if r["server"] not in servers]
     try:
         with rolling.one_node_swarm(), tempfile.TemporaryDirectory() as directory:
-            measured = [r for server in servers for r in rolling_rounds(server, line, haproxy, Path(directory), date)]
+            rounds = (rolling_rounds(s, line, haproxy, Path(directory), date, arguments.repeats) for s in servers)
+            measured = [r for server_rounds in rounds for r in server_rounds]
     except rolling.SwarmError as error:
         raise BenchError(str(error)) from None
     results["rolling"] = kept + measured

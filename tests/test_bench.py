@@ -76,15 +76,23 @@ def test_bad_input_is_one_line(args: list[str], message: str) -> None:
 
 def test_rolling_rounds_are_judged_against_the_goal() -> None:
     """--rolling-only's rounds (measured on a swarm: tests/test_swarm.py runs the same code)
-    in the report, each p99 during an update over its steady one, beside the goal."""
-    measured = {"date": "2026-12-04", "failed": 0, "steady_requests": 240, "steady_p99_ms": 20.0}
+    in the report: per server and update order, the medians of the rounds and each round's p99
+    during an update over its steady one, the median judged against the goal."""
+    measured = {"server": "granian", "date": "2026-12-04", "failed": 0, "steady_requests": 950}
+    start_first = {**measured, "order": "start-first", "steady_p99_ms": 20.0}
+    stop_first = {**measured, "order": "stop-first", "steady_p99_ms": 10.0}
     rounds = [
-        {**measured, "server": "granian", "order": "start-first", "requests": 1600, "during_p99_ms": 30.0},
-        {**measured, "server": "granian", "order": "stop-first", "requests": 3100, "during_p99_ms": 90.0},
+        {**stop_first, "requests": 3100, "during_p99_ms": 30.0},
+        {**start_first, "requests": 1600, "during_p99_ms": 30.0},
+        {**stop_first, "requests": 3200, "during_p99_ms": 25.0, "failed": 2},
+        {**start_first, "requests": 1500, "during_p99_ms": 50.0, "date": "2026-12-05"},
+        {**start_first, "requests": 1700, "during_p99_ms": 20.0},
     ]
     section = report.rolling_section({"servers": ["granian"], "rolling": rounds})
-    assert "| granian | start-first | 1,600 | 0 | 20 | 30 | 1.5x | 2026-12-04 |" in section
-    assert "| granian | stop-first | 3,100 | 0 | 20 | 90 | 4.5x (over the goal) | 2026-12-04 |" in section
+    start_row = "| granian | start-first | 1,600 | 0 | 20 | 30 | 1.5x (1.5 / 2.5 / 1.0) | 3 (2026-12-04, 2026-12-05) |"
+    stop_row = "| granian | stop-first | 3,150 | 2 | 10 | 28 | 2.8x (3.0 / 2.5), over the goal | 2 (2026-12-04) |"
+    assert start_row in section and stop_row in section, section
+    assert section.index(start_row) < section.index(stop_row)
     assert report.rolling_section({"servers": ["granian"]}) == ""
 
 
