@@ -81,18 +81,23 @@ def test_websocket_100_concurrent_connections(sample: Container) -> None:
 
 
 def test_websocket_close_codes(sample: Container) -> None:
-    """The client's close is answered with its code; the app's close reaches the client."""
+    """The client's close is answered with its code; the app's close reaches the client: a
+    code of its own (4001), and one RFC 6455 defines for servers (1008, policy violation),
+    which daphne's autobahn used to refuse."""
 
-    async def closes() -> tuple[int | None, int | None]:
+    async def closed_by_the_app(code: int) -> int | None:
+        async with websocket(sample) as by_server:
+            await by_server.send(f"close {code}")
+            await by_server.wait_closed()
+        return by_server.close_code
+
+    async def closes() -> list[int | None]:
         async with websocket(sample) as by_client:
             await echoed(by_client, "before closing")
             await by_client.close(1000)
-        async with websocket(sample) as by_server:
-            await by_server.send("close 4001")
-            await by_server.wait_closed()
-        return by_client.close_code, by_server.close_code
+        return [by_client.close_code, await closed_by_the_app(4001), await closed_by_the_app(1008)]
 
-    assert asyncio.run(closes()) == (1000, 4001)
+    assert asyncio.run(closes()) == [1000, 4001, 1008]
 
 
 def test_websocket_to_an_unknown_path_is_refused(sample: Container) -> None:

@@ -6,12 +6,15 @@ import contextlib
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from capabilities import Matrix
 from harness import Container, docker, eventually, is_running, serving, toolbox_for, workers
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 import bench.run
 import bench.wrk
@@ -20,6 +23,7 @@ pytestmark = pytest.mark.usefixtures("family")
 
 STOP_TIMEOUT = 10  # docker stop's default: SIGKILL after this many seconds
 KILLED = 137  # the exit status of a container docker had to SIGKILL
+GOING_AWAY = 1001  # RFC 6455's close code for a server going down
 
 
 def outcome(container: Container, path: str) -> int | str:
@@ -60,11 +64,33 @@ def test_docker_stop_with_a_request_in_flight(server: str, capabilities: Matrix)
 DRAIN_DELAY = 6  # long enough for the requests below, whatever the machine's load
 
 
+@contextlib.contextmanager
+def echo_socket(container: Container) -> Iterator[ClientConnection]:
+    """A WebSocket to the sample's echo route, answering."""
+    with connect(container.url.replace("http", "ws", 1) + "/ws/echo", open_timeout=30, close_timeout=10) as connection:
+        assert echoed(connection, "hello") == "hello"
+        yield connection
+
+
+def echoed(connection: ClientConnection, message: str) -> str | bytes:
+    connection.send(message)
+    return connection.recv(timeout=10)
+
+
+def close_code(connection: ClientConnection) -> int | None:
+    """Waits for the server to end the WebSocket: the code it closed it with (None: dropped
+    without a close frame)."""
+    with pytest.raises(ConnectionClosed):
+        connection.recv(timeout=STOP_TIMEOUT + 20)
+    return connection.close_code
+
+
 def test_drain_delay_serves_on_with_the_health_route_at_503(server: str) -> None:
     """DRAIN_DELAY after SIGTERM: the health route says 503, requests on a kept-alive
-    connection and on new ones are still served, with `Connection: close`; then the server
-    stops as it would have, exit status 0."""
-    with serving(server, f"--env=DRAIN_DELAY={DRAIN_DELAY}") as container:
+    connection and on new ones are still served, with `Connection: close`, and an open
+    WebSocket still answers; then the server stops as it would have, the WebSocket closed with
+    1001 (going away), exit status 0."""
+    with serving(server, f"--env=DRAIN_DELAY={DRAIN_DELAY}") as container, echo_socket(container) as open_socket:
         with httpx.Client(base_url=container.url, timeout=10) as kept_alive:
             assert kept_alive.get("/-/health").status_code == 200
             docker("kill", "--signal=TERM", container.id)
@@ -73,8 +99,23 @@ def test_drain_delay_serves_on_with_the_health_route_at_503(server: str) -> None
         on_a_new_one = httpx.get(container.url + "/healthz")
         for response in (on_the_same_connection, on_a_new_one):
             assert response.status_code == 200 and response.headers["connection"] == "close", response.headers
+        assert echoed(open_socket, "still here") == "still here"
+        assert close_code(open_socket) == GOING_AWAY
         assert docker("wait", container.id).strip() == "0", container.logs()
         assert f"SIGTERM: serving on for DRAIN_DELAY={DRAIN_DELAY} s" in container.stderr()
+
+
+@pytest.mark.parametrize("preload", ["1", "0"])
+def test_docker_stop_closes_open_websockets_with_1001(server: str, preload: str) -> None:
+    """Without DRAIN_DELAY too (the server itself PID 1 on granian and gunicorn), with its
+    workers forked or started afresh: the WebSockets open at `docker stop` are closed with 1001
+    (going away) as the stop begins, rather than each server's own way (dropped, 1011 once
+    GRACEFUL_TIMEOUT has passed, 1012), and the container exits 0."""
+    with serving(server, f"--env=PRELOAD={preload}") as container:
+        with echo_socket(container) as first, echo_socket(container) as second:
+            docker("stop", "--time", str(STOP_TIMEOUT), container.id)
+            assert [close_code(first), close_code(second)] == [GOING_AWAY, GOING_AWAY]
+        assert exit_code(container) == 0, container.logs()
 
 
 def test_graceful_timeout_shorter_than_the_request_cuts_it(server: str) -> None:

@@ -40,4 +40,8 @@ def from_environment() -> ASGIApp:
     return app
 
 
+if os.environ.get("ASGI_SERVER") == "granian":
+    from .going_away import granian_workers_close_websockets_first
+
+    granian_workers_close_websockets_first()
 application = from_environment()

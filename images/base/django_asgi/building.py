@@ -19,6 +19,7 @@ from typing import Any
 from . import appmodule, channel_layers, safety, static, sync_threads
 from .accesslog import with_request_ids
 from .config import DEFAULT_REQUEST_ID_HEADER, AppTarget, ConfigError
+from .going_away import with_going_away
 from .wrappers import ASGIApp, with_health, with_lifespan, with_root_path, with_static_files
 
 
@@ -63,13 +64,15 @@ def build(target: AppTarget, wrapping: dict[str, Any], *, examine: bool) -> tupl
 
 def wrapped(app: ASGIApp, wrapping: dict[str, Any], served: static.StaticFiles | None) -> ASGIApp:
     """The project's app inside the image's wrappers, innermost first. The request IDs and
-    the access log see every request the project and the static files answer, inside the
+    the access log see every request the project and the static files answer (and the
+    image's 1001 to a WebSocket as the server stops: django_asgi.going_away), inside the
     server's own middleware (proxy headers: the client and scheme they make), outside what
     the project's asgi.py wraps around Django; the image's health route is not logged."""
     if served:
         app = with_static_files(app, **asdict(served))
     if wrapping.get("root_path"):
         app = with_root_path(app, wrapping["root_path"])
+    app = with_going_away(app)
     app = with_request_ids(
         app,
         access_log=wrapping.get("access_log", False),

@@ -16,6 +16,7 @@ from typing import Any
 import daphne.server
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 from twisted.web.http import HTTPChannel
@@ -46,6 +47,23 @@ def refuse_long_line(channel: HTTPChannel, line: bytes) -> None:
 
 
 HTTPChannel.lineLengthExceeded = refuse_long_line  # type: ignore[method-assign]
+
+# Close codes RFC 6455 lets a server send that autobahn's sendClose refuses (it takes 1000 and
+# 3000-4999 only, the codes of its own applications): daphne raised on an ASGI app's
+# `websocket.close` with 1001 (going away: django_asgi.going_away), 1008 (policy violation)
+# or 1011 (internal error), which every other server sends.
+SERVER_CLOSE_CODES = frozenset({1001, 1002, 1003, 1007, 1008, 1009, 1011, 1012, 1013, 1014})
+
+
+def server_close(protocol: WebSocketProtocol, code: int | None = None) -> None:
+    """daphne's serverClose, with the codes of SERVER_CLOSE_CODES sent as they are."""
+    if code in SERVER_CLOSE_CODES:
+        protocol.sendCloseFrame(code=code, isReply=False)
+    else:
+        protocol.sendClose(code=1000 if code is None else code)
+
+
+WebSocketProtocol.serverClose = server_close  # type: ignore[method-assign]
 
 
 class DrainingServer(Server):

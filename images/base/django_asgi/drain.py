@@ -34,6 +34,12 @@ RELAYED = (
     signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH,
 )  # fmt: skip
 POLL_INTERVAL = 0.05
+# Open WebSockets closed with 1001 as the stop begins (django_asgi.going_away): the directory
+# where PID 1 marks the stop and each worker with WebSockets open keeps a file named by its PID.
+WEBSOCKETS_VARIABLE = "DJANGO_ASGI_WEBSOCKETS"
+WEBSOCKETS_DIRECTORY = "/tmp/django-asgi-websockets"
+GOING_AWAY_MARK = "going-away"
+CLOSE_WAIT = 1.0  # seconds PID 1 waits at most for the workers to close their WebSockets
 
 
 def begin_draining(delay: int) -> None:
@@ -44,6 +50,44 @@ def begin_draining(delay: int) -> None:
     except OSError as error:
         say(f"warning: cannot mark the container draining ({path}: {error.strerror}): the health route stays 200")
     say(f"SIGTERM: serving on for DRAIN_DELAY={delay} s (health route 503, Connection: close), then stopping")
+
+
+def prepare_websockets_directory() -> bool:
+    """At start: the directory made, a mark and files an earlier run of the same container
+    left removed (`docker restart` keeps a /tmp that is no tmpfs). False where it cannot be
+    (no writable /tmp): the servers then end WebSockets their own way."""
+    directory = Path(WEBSOCKETS_DIRECTORY)
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        for left in directory.iterdir():
+            left.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def close_websockets() -> None:
+    """The stop begins: the mark that has every worker close its WebSockets with 1001, and
+    a wait (CLOSE_WAIT at most) until no live worker says it has any left."""
+    directory = os.environ.get(WEBSOCKETS_VARIABLE)
+    if not directory:
+        return
+    try:
+        (Path(directory) / GOING_AWAY_MARK).touch()
+    except OSError:
+        return
+    deadline = time.monotonic() + CLOSE_WAIT
+    while holding_websockets(Path(directory)) and time.monotonic() < deadline:
+        time.sleep(POLL_INTERVAL / 2)
+
+
+def holding_websockets(directory: Path) -> bool:
+    """Whether a live process says it has WebSockets open (a killed one leaves its file)."""
+    try:
+        names = [entry.name for entry in directory.iterdir()]
+    except OSError:
+        return False
+    return any(name.isdigit() and Path(f"/proc/{name}").exists() for name in names)
 
 
 def exit_code(status: int) -> int:
@@ -81,6 +125,7 @@ class Relay:
         while True:
             if self.stop_at is not None and not self.stopping and time.monotonic() >= self.stop_at:
                 self.stopping = True
+                close_websockets()
                 os.kill(self.child, signal.SIGTERM)
             status = self.reap()
             if status is not None:

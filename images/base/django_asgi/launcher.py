@@ -143,8 +143,12 @@ def prepare(env: Mapping[str, str], app_dir: Path) -> Launch:
     appmodule.check(settings.app)
     check_drain_mark(settings)
     environment = server_environment(env, settings, server)
+    plan = server.plan(settings)
+    if (plan or settings.drain_delay) and drain.prepare_websockets_directory():
+        # PID 1 is the image's: it has open WebSockets closed with 1001 before the server stops
+        environment[drain.WEBSOCKETS_VARIABLE] = drain.WEBSOCKETS_DIRECTORY
     warnings = development_settings(env, settings)
-    return Launch(settings, argv, environment, server.notices(settings), server.plan(settings), warnings)
+    return Launch(settings, argv, environment, server.notices(settings), plan, warnings)
 
 
 def check_drain_mark(settings: Settings) -> None:

@@ -32,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .drain import begin_draining
+from .drain import begin_draining, close_websockets
 from .logs import say
 
 PLAN_VARIABLE = "DJANGO_ASGI_PLAN"
@@ -145,9 +145,12 @@ class Supervisor:
             begin_draining(self.plan.drain_delay)
 
     def stop(self, signum: int, frame: object) -> None:
-        """Every process drains; the port closes once none of them listens any more."""
+        """Every process drains, its WebSockets closed with 1001 first (SIGINT: at once); the
+        port closes once none of them listens any more."""
         if self.stop_deadline is not None:
             return
+        if signum == signal.SIGTERM:
+            close_websockets()
         self.stop_deadline = time.monotonic() + self.plan.graceful_timeout + EXIT_MARGIN
         for sock in self.sockets:
             sock.close()
