@@ -149,9 +149,9 @@ class Supervisor:
         port closes once none of them listens any more."""
         if self.stop_deadline is not None:
             return
-        if signum == signal.SIGTERM:
-            close_websockets()
         self.stop_deadline = time.monotonic() + self.plan.graceful_timeout + EXIT_MARGIN
+        if signum == signal.SIGTERM:
+            close_websockets()  # within the same budget: docker stop's 10 s still hold it
         for sock in self.sockets:
             sock.close()
         self.signal_children(signal.SIGTERM)
