@@ -14,8 +14,11 @@ for granian and gunicorn with DRAIN_DELAY: drain.close_websockets): it writes th
 mark in the directory WEBSOCKETS_VARIABLE names, waits until no worker with WebSockets is left
 (at most drain.CLOSE_WAIT), then tells the server to stop. A worker process keeps a file named
 by its PID in that directory while it has WebSockets open, and looks for the mark every
-POLL_INTERVAL meanwhile. The uvicorn worker also closes them as its server's own shutdown
-begins (django_asgi.uvicorn_worker): with DRAIN_DELAY=0 gunicorn is PID 1.
+POLL_INTERVAL meanwhile. Where the server is PID 1 (granian, and gunicorn, with DRAIN_DELAY=0)
+and when one worker is replaced, each worker closes its own as its stop begins: the uvicorn
+worker as its server's shutdown begins (django_asgi.uvicorn_worker), granian's workers at
+their SIGTERM (granian_workers_close_websockets_first), and a worker MAX_WORKER_MEMORY replaces
+before its watch stops it (django_asgi.memory's ThisProcess.before_stopping).
 """
 
 import asyncio
@@ -36,10 +39,10 @@ POLL_INTERVAL = 0.1
 class Session:
     """One WebSocket: whether the app accepted it, and whether it is closed."""
 
-    __slots__ = ("accepted", "closed", "processes", "send")
+    __slots__ = ("accepted", "closed", "process", "send")
 
-    def __init__(self, send: Send, processes: "Process") -> None:
-        self.send, self.processes = send, processes
+    def __init__(self, send: Send, process: "Process") -> None:
+        self.send, self.process = send, process
         self.accepted = self.closed = False
 
     async def sending(self, message: Message) -> None:
@@ -52,7 +55,7 @@ class Session:
         await self.send(message)
         if kind == "websocket.accept":
             self.accepted = True
-            if self.processes.gone:
+            if self.process.gone:
                 await self.go_away()
 
     async def go_away(self) -> None:
