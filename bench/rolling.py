@@ -172,6 +172,14 @@ def service_settled(service: str, replicas: int) -> bool:
     return len(running_tasks(service)) == replicas and len(containers_of(service)) == replicas
 
 
+def build_balancer(python: str) -> str:
+    """Debian's HAProxy in an image built on the stand-in base of `python` (nothing is
+    pulled): its tag."""
+    options = ("--file", str(HAPROXY / "haproxy.Dockerfile"), "--build-arg", f"PYTHON_VERSION={python}")
+    docker("build", "--quiet", *options, "--tag", HAPROXY_TAG, str(HAPROXY), timeout=900)
+    return HAPROXY_TAG
+
+
 # ---- load ----------------------------------------------------------------------------
 
 

@@ -92,12 +92,11 @@ def measure_rolling(arguments: argparse.Namespace, line: Line, servers: tuple[st
 
 
 def balancer_image(line: Line) -> str:
-    """Debian's HAProxy, the tests' image of it (nothing is pulled)."""
     print("bench: building HAProxy's image (tests/swarm/haproxy.Dockerfile)", flush=True)
-    context = rolling.HAPROXY
-    docker_build = ("--file", str(context / "haproxy.Dockerfile"), "--build-arg", f"PYTHON_VERSION={line.python}")
-    rolling.docker("build", "--quiet", *docker_build, "--tag", rolling.HAPROXY_TAG, str(context), timeout=900)
-    return rolling.HAPROXY_TAG
+    try:
+        return rolling.build_balancer(line.python)
+    except rolling.SwarmError as error:
+        raise BenchError(str(error)) from None
 
 
 def pairs_of(line: Line, servers: tuple[str, ...]) -> list[tuple[Setup, Setup]]:

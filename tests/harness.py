@@ -31,6 +31,7 @@ READY_TIMEOUT = 60.0  # seconds a container may take to answer /healthz
 # `docker run` as production should: read-only root, /tmp the only writable place, no
 # capabilities, no privilege gain.
 LOCKED_DOWN = ("--read-only", "--tmpfs=/tmp", "--cap-drop=ALL", "--security-opt=no-new-privileges")
+ECHO = "/ws/echo"  # the sample's WebSocket echo route
 
 
 @cache
@@ -132,6 +133,10 @@ class Container:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
+
+    def websocket_url(self, path: str = ECHO) -> str:
+        """ws:// (wss:// when it serves https) to `path`."""
+        return self.url.replace("http", "ws", 1) + path
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         defaults = {"timeout": 10, "verify": self.tls or True, "headers": self.headers}

@@ -62,7 +62,7 @@ def chat(family: None, server: str) -> Iterator[str]:
 
 
 def websocket_url(container: Container, room: str) -> str:
-    return container.url.replace("http", "ws", 1) + f"/ws/chat/{room}/"
+    return container.websocket_url(f"/ws/chat/{room}/")
 
 
 async def join(container: Container, room: str) -> tuple[ClientConnection, str]:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_launcher import make_project
 
 from django_asgi import drain, going_away, launcher
 from django_asgi.wrappers import ASGIApp, Message, Receive, Scope, Send
@@ -159,9 +160,7 @@ def test_the_directory_is_named_where_pid_1_is_the_images(
 ) -> None:
     monkeypatch.setattr(drain, "WEBSOCKETS_DIRECTORY", str(tmp_path / "websockets"))
     monkeypatch.setattr(drain, "DRAINING_FILE", str(tmp_path / "draining"))
-    (tmp_path / "mysite").mkdir()
-    (tmp_path / "mysite" / "__init__.py").write_text("")
-    (tmp_path / "mysite" / "asgi.py").write_text("application = None\n")
+    make_project(tmp_path)
     launch = launcher.prepare({"ASGI_SERVER": server, **env}, tmp_path)
     expected = {drain.WEBSOCKETS_VARIABLE: str(tmp_path / "websockets")} if named else {}
     assert {k: v for k, v in launch.environment.items() if k == drain.WEBSOCKETS_VARIABLE} == expected

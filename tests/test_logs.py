@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from harness import LOCKED_DOWN, Container, docker, serving
+from harness import ECHO, LOCKED_DOWN, Container, docker, serving
 from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.usefixtures("family")
@@ -54,7 +54,7 @@ def parsed(line: str) -> dict:
 
 
 async def websocket_session(container: Container) -> None:
-    async with connect(container.url.replace("http", "ws", 1) + "/ws/echo", open_timeout=20) as websocket:
+    async with connect(container.websocket_url(ECHO), open_timeout=20) as websocket:
         await websocket.send("hello")
         assert await asyncio.wait_for(websocket.recv(), 20) == "hello"
 

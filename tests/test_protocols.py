@@ -14,14 +14,13 @@ import http3
 import httpx
 import pytest
 from capabilities import Matrix
-from harness import Container, docker, http3_flavour, image, running
+from harness import ECHO, Container, docker, http3_flavour, image, running
 from tls import Certificates
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 pytestmark = pytest.mark.usefixtures("family")
 
-ECHO = "/ws/echo"
 MEBIBYTE = 2**20
 H2LOAD_REQUESTS = 300
 
@@ -35,7 +34,7 @@ def tls_sample(family: None, server: str, certificates: Certificates) -> Iterato
 
 def websocket(container: Container, path: str = ECHO) -> connect:
     """A WebSocket client for the container (wss:// when it serves TLS), taking 2 MiB messages."""
-    url = container.url.replace("http", "ws", 1) + path
+    url = container.websocket_url(path)
     return connect(url, ssl=container.tls, max_size=2 * MEBIBYTE, open_timeout=30, close_timeout=10)
 
 

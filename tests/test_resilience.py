@@ -67,7 +67,7 @@ DRAIN_DELAY = 6  # long enough for the requests below, whatever the machine's lo
 @contextlib.contextmanager
 def echo_socket(container: Container) -> Iterator[ClientConnection]:
     """A WebSocket to the sample's echo route, answering."""
-    with connect(container.url.replace("http", "ws", 1) + "/ws/echo", open_timeout=30, close_timeout=10) as connection:
+    with connect(container.websocket_url(), open_timeout=30, close_timeout=10) as connection:
         assert echoed(connection, "hello") == "hello"
         yield connection
 

@@ -19,14 +19,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from harness import LOCKED_DOWN, build_image, docker, image, python_version, servers
+from harness import LOCKED_DOWN, docker, image, python_version, servers
 from test_kubernetes import PROJECT_SETTINGS, READ_BY_ITS_PACKAGES
 
 from bench.rolling import (
     CONFIG_PATH,
     EXAMPLE,
-    HAPROXY,
-    HAPROXY_TAG,
     LATE,
     LATE_CONFIG,
     ORDERS,
@@ -35,6 +33,7 @@ from bench.rolling import (
     Deployed,
     Figures,
     Measured,
+    build_balancer,
     changed,
     deployed_example,
     example_env,
@@ -170,11 +169,7 @@ def swarm() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def haproxy_image(family: None) -> str:
-    tag = HAPROXY_TAG
-    options = ("--load", "--tag", tag, "--file", str(HAPROXY / "haproxy.Dockerfile"))
-    result = build_image(HAPROXY, *options, f"--build-arg=PYTHON_VERSION={python_version()}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return tag
+    return build_balancer(python_version())
 
 
 @pytest.fixture(scope="module")
